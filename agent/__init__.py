@@ -1,0 +1,1 @@
+"""Aftercare: drafts post-purchase messages grounded in customer context and brand guidelines."""

@@ -1,0 +1,31 @@
+"""The `aftercare` command: a Typer app built from sub-apps that call the library."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # before onnxruntime loads anywhere
+
+import typer
+
+from agent.cli import imports, kb
+from agent.cli.common import configure_logging, settings
+
+app = typer.Typer(
+    help="Aftercare drafts the messages an online shop sends after a purchase.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(imports.app, name="import")
+app.add_typer(kb.app, name="kb")
+
+
+@app.callback()
+def root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at DEBUG level."),
+) -> None:
+    configure_logging("DEBUG" if verbose else settings().log_level)
+
+
+def main() -> None:
+    app()

