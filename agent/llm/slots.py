@@ -79,7 +79,9 @@ class SlotSchema:
             problems = "; ".join(
                 f"`{'.'.join(str(p) for p in e['loc'])}`: {e['msg']}" for e in error.errors()
             )
-            raise OutputInvalid(f"model output does not fit `{self.name}`: {problems}", output)
+            raise OutputInvalid(
+                f"model output does not fit `{self.name}`: {problems}", output
+            ) from error
         for slot in self.slots:
             value = fields[slot.name]
             if not value.startswith(slot.prefix) or not value.endswith(slot.suffix):

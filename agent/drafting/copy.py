@@ -1,0 +1,71 @@
+"""Approved copy from the brand's knowledge base, and care tips quoted verbatim."""
+
+from __future__ import annotations
+
+import hashlib
+
+from agent.domain import BrandProfile, Channel, CustomerContext, MessageKind
+from agent.drafting.kinds import offer_sentence
+from agent.drafting.render import Tip, display_name
+
+
+class MissingApprovedCopy(LookupError):
+    pass
+
+
+def approved_fields(
+    brand: BrandProfile, kind: MessageKind, channel: Channel, offer: str | None
+) -> dict[str, str]:
+    """Return the approved subject, body and call to action for a kind and channel.
+
+    Keys are looked up from the most to the least specific: `<kind>/offer` when an offer
+    applies, then `<kind>/<channel>`, then `<kind>`. An `{offer}` placeholder in the body
+    is filled with the offer; a body without one gets the standard offer sentence.
+    """
+    keys = ([f"{kind}/offer"] if offer else []) + [f"{kind}/{channel}", str(kind)]
+    copy = next((brand.approved_copy[k] for k in keys if k in brand.approved_copy), None)
+    if copy is None:
+        raise MissingApprovedCopy(
+            f"brand `{brand.brand_id}` has no approved copy for any of {keys}; "
+            "add it to the approved_copy front matter in the brand's kb folder"
+        )
+    fields = dict(copy)
+    body = fields.get("body", "")
+    if offer:
+        body = body.replace("{offer}", offer) if "{offer}" in body else body + offer_sentence(offer)
+    fields["body"] = body.strip()
+    return fields
+
+
+def _stems(text: str) -> set[str]:
+    words = "".join(ch if ch.isalpha() else " " for ch in text.lower()).split()
+    return {w.removesuffix("s") for w in words if len(w) >= 3}
+
+
+def pick_tip(context: CustomerContext, brand: BrandProfile) -> Tip | None:
+    """Choose the care tip that best fits a product in the customer's last order.
+
+    Every line whose family has tips is scored against each tip by the words they share
+    ("doormat" matches a tip about doormats); the best pair wins, earlier lines first on a
+    tie. Among equally good tips of one product, a hash of the order id decides, so reruns
+    pick the same tip.
+    """
+    order = context.last_order()
+    if order is None:
+        return None
+    tips_by_family = {f.family_id: f.tips for f in brand.families if f.tips}
+    digest = hashlib.sha256(order.order_id.encode()).digest()
+    best: tuple[int, Tip] | None = None
+    for line in order.lines:
+        tips = tips_by_family.get(line.family or "")
+        if not tips:
+            continue
+        product = _stems(line.description)
+        scores = [len(product & _stems(tip)) for tip in tips]
+        top = [tip for tip, score in zip(tips, scores, strict=True) if score == max(scores)]
+        candidate = (max(scores), Tip(display_name(line.description), top[digest[0] % len(top)]))
+        if best is None or candidate[0] > best[0]:
+            best = candidate
+    # NOTE: a product that shares no word with any tip of its family gets one of the
+    # family's tips, which may be about a different item of that family.
+    return best[1] if best else None

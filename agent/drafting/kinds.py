@@ -1,0 +1,115 @@
+"""What the model writes for each message kind: the slot schema and its fixed openings.
+
+The model fills only short fields. The template writes the greeting, the order facts,
+the verbatim care tip, links and the compliance footer, so every name, number and
+product in a message comes from the context or the brand's documents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agent.domain import Channel, MessageKind
+from agent.llm.slots import Slot, SlotSchema
+
+# Grammar limits sit above the guardrails' limits (subject 60, body 320 characters) so
+# that an overrun fails a named check instead of being cut. The call to action is a
+# button label from the brand's approved copy, never model-written.
+SUBJECT_MAX_CHARS = 70
+EMAIL_BODY_MAX_CHARS = 330
+SMS_BODY_MAX_CHARS = 130
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    kind: MessageKind
+    purpose: str
+    subject_prefix: str
+    body_prefix: str
+    email_sentences: int
+    # Kinds whose prompt may see the customer's own review text, fenced as data.
+    uses_reviews: bool = False
+    # Kinds that never call the model when no offer applies: measured acceptability of
+    # model copy without an offer was too low, so approved copy is used instead.
+    approved_copy_without_offer: bool = False
+
+
+SPECS: dict[MessageKind, KindSpec] = {
+    MessageKind.ORDER_FOLLOWUP: KindSpec(
+        kind=MessageKind.ORDER_FOLLOWUP,
+        purpose="thank the customer for their order and tell them it is on its way or has arrived",
+        subject_prefix="Your order",
+        body_prefix="Thank you for",
+        email_sentences=2,
+    ),
+    MessageKind.USAGE_TIP: KindSpec(
+        kind=MessageKind.USAGE_TIP,
+        purpose="introduce a care tip for something the customer bought recently",
+        subject_prefix="A tip for",
+        body_prefix="We hope you are enjoying your",
+        email_sentences=1,
+        uses_reviews=True,
+    ),
+    MessageKind.REVIEW_REQUEST: KindSpec(
+        kind=MessageKind.REVIEW_REQUEST,
+        purpose="ask the customer to review what they bought, with no reward for the review",
+        subject_prefix="How are you finding",
+        body_prefix="We hope you are enjoying your",
+        email_sentences=2,
+    ),
+    MessageKind.WINBACK: KindSpec(
+        kind=MessageKind.WINBACK,
+        purpose="welcome back a customer who has not ordered for a while",
+        subject_prefix="We have missed you",
+        body_prefix="It has been a while",
+        email_sentences=1,
+        uses_reviews=True,
+        approved_copy_without_offer=True,
+    ),
+}
+
+
+def spec_for(kind: MessageKind) -> KindSpec:
+    try:
+        return SPECS[kind]
+    except KeyError:
+        supported = ", ".join(sorted(SPECS))
+        raise UnsupportedKind(
+            f"drafting `{kind}` is not supported yet; supported kinds: {supported}"
+        ) from None
+
+
+class UnsupportedKind(ValueError):
+    pass
+
+
+def offer_sentence(offer: str) -> str:
+    return f" As a thank you for shopping with us, enjoy {offer}."
+
+
+def slot_schema(kind: MessageKind, channel: Channel, offer: str | None) -> SlotSchema:
+    """Build the slot schema for one kind and channel; `offer` is appended verbatim."""
+    spec = spec_for(kind)
+    suffix = offer_sentence(offer) if offer else ""
+    if channel == Channel.SMS:
+        body = Slot(
+            "body",
+            SMS_BODY_MAX_CHARS,
+            min_chars=20,
+            prefix=spec.body_prefix,
+            suffix=suffix,
+            sentences=1,
+        )
+        return SlotSchema(f"{kind}_sms", (body,))
+    subject = Slot(
+        "subject", SUBJECT_MAX_CHARS, min_chars=12, prefix=spec.subject_prefix, sentences=0
+    )
+    body = Slot(
+        "body",
+        EMAIL_BODY_MAX_CHARS,
+        min_chars=30,
+        prefix=spec.body_prefix,
+        suffix=suffix,
+        sentences=spec.email_sentences,
+    )
+    return SlotSchema(f"{kind}_email", (subject, body))

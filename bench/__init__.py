@@ -1,0 +1,1 @@
+"""Benchmarks. Run each one with `python -m bench.<module>`."""
