@@ -55,6 +55,10 @@ class Settings(BaseSettings):
         default=None, description="Model name sent to the OpenAI-compatible API."
     )
     llm_api_key: SecretStr | None = None
+    llm_response_format: Literal["json_schema", "json_object"] = Field(
+        default="json_schema",
+        description="Structured-output mode; json_object for llama_cpp.server 0.3.x.",
+    )
     llm_timeout_s: float = Field(
         default=60.0, gt=0, description="Limit for one model call, in seconds."
     )

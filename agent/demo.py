@@ -42,7 +42,7 @@ class DemoResult:
 def choose_requests(services: Services, as_of: datetime) -> list[DemoRequest]:
     """Pick real customers suited to each kind: recent buyers, settled ones, lapsed ones."""
     contexts = services.contexts
-    recent = contexts.recent_customers(as_of=as_of, max_days=10, limit=6)
+    recent = contexts.recent_customers(as_of=as_of, max_days=10, limit=7)
     settled = [
         c
         for c in contexts.recent_customers(as_of=as_of, max_days=60, limit=400)
@@ -50,10 +50,10 @@ def choose_requests(services: Services, as_of: datetime) -> list[DemoRequest]:
     ][:3]
     lapsed = contexts.lapsed_customers(as_of=as_of, min_days=90, min_orders=3, limit=3)
     wanted = [
-        (recent[:2], MessageKind.ORDER_FOLLOWUP, Channel.EMAIL),
-        (recent[2:3], MessageKind.ORDER_FOLLOWUP, Channel.SMS),
-        (recent[3:5], MessageKind.USAGE_TIP, Channel.EMAIL),
-        (recent[5:6], MessageKind.USAGE_TIP, Channel.SMS),
+        (recent[:3], MessageKind.ORDER_FOLLOWUP, Channel.EMAIL),
+        (recent[3:4], MessageKind.ORDER_FOLLOWUP, Channel.SMS),
+        (recent[4:6], MessageKind.USAGE_TIP, Channel.EMAIL),
+        (recent[6:7], MessageKind.USAGE_TIP, Channel.SMS),
         (settled[:3], MessageKind.REVIEW_REQUEST, Channel.EMAIL),
         (settled[:1], MessageKind.REVIEW_REQUEST, Channel.SMS),
         (lapsed, MessageKind.WINBACK, Channel.EMAIL),

@@ -276,7 +276,7 @@ class Drafter:
         return {name: copy[name] for name in names}
 
     def _messages(self, plan: Plan):  # noqa: ANN202
-        guidelines = [Guideline(c.title, c.text) for c in plan.chunks]
+        guidelines = [Guideline(c.title, c.text) for c in prompt_chunks(plan.chunks)]
         return build_messages(
             self.services.settings.prompts_dir,
             spec=plan.spec,
@@ -332,10 +332,37 @@ class Drafter:
         )
 
 
-def spoken_product(description: str) -> str:
-    """Name a product the way a sentence would: lower case, with no codes or quantities."""
-    words = [w for w in description.lower().replace("-", " ").split() if w.isalpha()]
-    return " ".join(words) or "order"
+# The order in which retrieved chunks reach the prompt; legal text never does, because
+# the template writes the compliance footer.
+PROMPT_DOC_TYPES = ("voice", "product_guide", "policy", "example")
+
+
+def prompt_chunks(chunks: list[RetrievedChunk]) -> list[RetrievedChunk]:
+    """Order chunks for the prompt: voice first, then product guides, then policies."""
+    ranked = [c for c in chunks if c.doc_type in PROMPT_DOC_TYPES]
+    return sorted(ranked, key=lambda c: (PROMPT_DOC_TYPES.index(c.doc_type), -c.score))
+
+
+# Words in catalogue descriptions that describe a product rather than name it.
+DESCRIPTORS = frozenset(
+    "red white pink blue green black ivory cream gold silver natural vintage retro retrospot "
+    "polkadot spotty floral regency christmas set pack of assorted colour colours design "
+    "small large mini single and the with in".split()
+)
+
+
+def spoken_product(description: str, max_words: int = 2) -> str:
+    """Name a product the way a sentence would: its last plain words, in lower case.
+
+    "WHITE HANGING HEART T-LIGHT HOLDER" becomes "t-light holder" and "LUNCH BAG RED
+    RETROSPOT" becomes "lunch bag"; codes, quantities, colours and patterns are dropped.
+    """
+    words = [
+        w
+        for w in description.lower().split()
+        if w.replace("-", "").isalpha() and w not in DESCRIPTORS
+    ]
+    return " ".join(words[-max_words:]) or "order"
 
 
 def _finding(check_id: str, message: str) -> Finding:

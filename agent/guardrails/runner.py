@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agent.domain import Finding
-from agent.guardrails import compliance, grounding, offers, sms, voice
+from agent.guardrails import compliance, delivery, grounding, offers, sms, voice
 from agent.guardrails.base import Check, CheckInput
 
 # Every check, in the order its findings are reported. Each check returns [] for the kinds
@@ -20,6 +20,7 @@ ALL_CHECKS: list[Check] = [
     grounding.check_products,
     grounding.check_numbers,
     grounding.check_names,
+    delivery.check_delivery_status,
     voice.check_banned_phrases,
     voice.check_length,
     sms.check_segments,

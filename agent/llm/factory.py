@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from agent.config import Settings
 from agent.llm.base import LLMProvider
 from agent.llm.local import LocalLlamaProvider
@@ -24,7 +26,7 @@ def build_provider(settings: Settings) -> LLMProvider:
     else:
         provider = LocalLlamaProvider(
             settings.llm_model_path,
-            n_threads=settings.llm_threads,
+            n_threads=settings.llm_threads or os.cpu_count(),
             timeout_s=settings.llm_timeout_s,
         )
     return RetryingProvider(provider, max_retries=settings.llm_max_retries)
@@ -50,4 +52,5 @@ def _openai_provider(settings: Settings) -> OpenAICompatProvider:
         model=settings.llm_model,
         api_key=api_key,
         timeout_s=settings.llm_timeout_s,
+        response_format=settings.llm_response_format,
     )

@@ -3,9 +3,9 @@
 Both outputs describe the same shape: a JSON object with exactly the schema's fields, in
 order, with a fixed `{"a": "...", "b": "..."}` layout. Each value is the slot's prefix, a
 free part and the slot's suffix. The free part is a phrase (no final punctuation) or a fixed
-number of sentences that end with a full stop. It contains only FREE_CHARACTERS after the
-capital letter that opens each sentence, so digits and control characters reach the output
-only through the literals, and JSON escapes never appear in the free part.
+number of sentences that end with a full stop. Each sentence or phrase starts and ends with
+a letter and has only FREE_CHARACTERS in between, so digits and control characters reach the
+output only through the literals, and the free part never needs a JSON escape.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ LOWER = string.ascii_lowercase
 SENTENCE_END = ".!?"
 
 # Shortest free body between a sentence's first and last character, when max_chars allows it,
-# so that a sentence or phrase holds at least one real word.
+# so that a sentence or phrase contains at least one real word.
 MIN_BODY_CHARS = 4
 
 # Tokens that max_tokens_for adds for the end-of-turn token, with room to spare.
@@ -89,27 +89,34 @@ def slot_json_schema(schema: SlotSchema) -> dict[str, object]:
 
 def max_output_chars(schema: SlotSchema) -> int:
     """Return the length of the longest JSON text the grammar allows, in characters."""
-    skeleton = _json_skeleton_chars(schema)
-    values = sum(_value_json_chars(slot) for slot in schema.slots)
-    return skeleton + values
+    return len(_longest_output(schema))
 
 
 def max_tokens_for(schema: SlotSchema) -> int:
     """Return a `max_tokens` limit that never cuts off output the grammar allows.
 
-    Every token writes at least one character, so the longest output plus the end-of-turn
-    token bounds the count. SmolLM2 averaged about 3 characters per token on constrained
-    drafts, but a value forced to end at its character limit is spelled one character per
-    token, so a smaller limit (such as characters / 3) cut valid drafts short.
+    Every token writes at least one byte, so the longest output's UTF-8 length plus the
+    end-of-turn token bounds the count. SmolLM2 averaged about 3 characters per token on
+    constrained drafts, but a value forced to end at its character limit is spelled one
+    character per token, so a smaller limit (such as characters / 3) cut valid drafts short.
     """
-    return max_output_chars(schema) + TOKEN_OVERHEAD
+    return len(_longest_output(schema).encode("utf-8")) + TOKEN_OVERHEAD
 
 
 def slot_pieces(slot: Slot) -> list[Piece]:
     """Split one slot's value into literals and bounded character runs, in order."""
+    if slot.sentences < 0 or slot.min_chars > slot.max_chars:
+        raise SlotSchemaError(
+            f"slot `{slot.name}` needs sentences >= 0 and min_chars <= max_chars, got "
+            f"sentences={slot.sentences}, min_chars={slot.min_chars}, max_chars={slot.max_chars}"
+        )
+
     lead, opening = _opening(slot.prefix)
+    # A phrase is laid out like one sentence without the full stop.
     count = max(slot.sentences, 1)
     closing = [Literal(".")] if slot.sentences else []
+    # Characters outside the free runs: each sentence's first and last letter, its full stop
+    # and the spaces between sentences.
     fixed = len(lead) + count * (2 + len(closing)) + (count - 1)
     free_max = slot.max_chars - len(slot.prefix) - len(slot.suffix) - fixed
     free_min = slot.min_chars - len(slot.prefix) - len(slot.suffix) - fixed
@@ -119,6 +126,7 @@ def slot_pieces(slot: Slot) -> list[Piece]:
             f"suffix and {count} sentence(s); raise max_chars to at least "
             f"{slot.max_chars - free_max}"
         )
+
     bounds = _split_bounds(free_min, free_max, count)
     pieces: list[Piece] = [Literal(slot.prefix)] if slot.prefix else []
     if lead:
@@ -129,6 +137,7 @@ def slot_pieces(slot: Slot) -> list[Piece]:
         first = opening if index == 0 else UPPER
         pieces += [CharRun(first, 1, 1), CharRun(FREE_CHARACTERS, low, high), CharRun(LOWER, 1, 1)]
         pieces += closing
+
     if slot.suffix:
         pieces.append(Literal(slot.suffix))
     return pieces
@@ -169,8 +178,8 @@ def _gbnf_root(schema: SlotSchema) -> str:
     parts = []
     for index, slot in enumerate(schema.slots):
         separator = "{" if index == 0 else ", "
-        key = json.dumps(slot.name, ensure_ascii=False)
-        parts.append(_gbnf_literal(f'{separator}{key}: "'))
+        key = _json_string_body(slot.name)
+        parts.append(_gbnf_literal(f'{separator}"{key}": "'))
         parts.append(_rule_name(index))
         parts.append(_gbnf_literal('"'))
     parts.append(_gbnf_literal("}") if schema.slots else _gbnf_literal("{}"))
@@ -187,7 +196,7 @@ def _gbnf_piece(piece: Piece) -> str:
 
 
 def _gbnf_literal(text: str) -> str:
-    """Quote `text` as a GBNF string literal; every non-printable character is escaped."""
+    """Quote `text` as a GBNF string literal, escaping every non-printable character."""
     out = []
     for char in text:
         if char in '"\\':
@@ -288,15 +297,14 @@ def _json_string_body(text: str) -> str:
     )
 
 
-def _json_skeleton_chars(schema: SlotSchema) -> int:
-    keys = sum(len(json.dumps(slot.name, ensure_ascii=False)) for slot in schema.slots)
-    # '{' and '}', ': ""' per field, ', ' between fields.
-    return 2 + keys + 4 * len(schema.slots) + 2 * max(len(schema.slots) - 1, 0)
-
-
-def _value_json_chars(slot: Slot) -> int:
-    literals = len(_json_string_body(slot.prefix)) + len(_json_string_body(slot.suffix))
-    return literals + slot.max_chars - len(slot.prefix) - len(slot.suffix)
+def _longest_output(schema: SlotSchema) -> str:
+    """Return a JSON text as long as the grammar's longest, with "x" for free characters."""
+    fields = []
+    for slot in schema.slots:
+        free = "x" * (slot.max_chars - len(slot.prefix) - len(slot.suffix))
+        value = _json_string_body(slot.prefix) + free + _json_string_body(slot.suffix)
+        fields.append(f'"{_json_string_body(slot.name)}": "{value}"')
+    return "{" + ", ".join(fields) + "}"
 
 
 def _is_printable_ascii(char: str) -> bool:

@@ -23,7 +23,7 @@ GGUF_MAGIC = b"GGUF"
 
 
 class ModelFileError(LLMUnavailable):
-    """The model file is missing, unreadable or not a GGUF model; retrying cannot fix it."""
+    """A model file that is missing, unreadable or not a GGUF model, which no retry can fix."""
 
     retryable = False
 
@@ -112,11 +112,12 @@ class LocalLlamaProvider:
         temperature: float,
         seed: int | None = None,
     ) -> Completion:
-        """Generate one JSON answer constrained by the slot grammar of `schema`.
+        """Generate one JSON output constrained by the slot grammar of `schema`.
 
         With a `seed`, the model state is reset before the prompt is evaluated, so the same
         messages, schema, temperature and seed give the same text whatever ran before.
-        Raises LLMTimeout once `timeout_s` has passed since the call started.
+        Raises LLMTimeout once `timeout_s` has passed since the call started, checked when the
+        lock is taken and after each generated token.
         """
         started = time.perf_counter()
         deadline = started + self.timeout_s
@@ -182,7 +183,7 @@ class LocalLlamaProvider:
             return time.perf_counter() - started
 
     def _load(self) -> Any:
-        """Load the model on first use; the caller holds the lock."""
+        """Load the model on first use. The caller must hold the lock."""
         if self._llama is not None:
             return self._llama
         check_model_file(self.model_path)
@@ -240,8 +241,7 @@ class LocalLlamaProvider:
                 finish_reason = choice.get("finish_reason") or finish_reason
                 if time.perf_counter() > deadline:
                     raise LLMTimeout(
-                        f"model {self.model_name!r} ran past the {self.timeout_s} s timeout "
-                        f"after {len(parts)} tokens"
+                        f"model {self.model_name!r} ran past the {self.timeout_s} s timeout"
                     )
         except ValueError as error:
             raise LLMError(f"model {self.model_name!r} rejected the request: {error}") from error

@@ -19,12 +19,12 @@ logger = logging.getLogger(__name__)
 
 ResponseFormatMode = Literal["json_schema", "json_object"]
 
-# Longest part of a server's error message copied into an exception.
+# Maximum number of characters of a server's error message copied into an exception.
 MAX_ERROR_DETAIL_CHARS = 300
 
 
 class LLMHTTPError(LLMError):
-    """The endpoint answered with an HTTP error status that a retry would not fix (400, 401)."""
+    """An HTTP error status from the endpoint that a retry would not fix (400, 401)."""
 
     def __init__(self, message: str, *, status_code: int, model: str) -> None:
         super().__init__(message)
@@ -33,7 +33,7 @@ class LLMHTTPError(LLMError):
 
 
 class LLMRetryableHTTPError(LLMHTTPError):
-    """The endpoint answered 429 or 5xx; `retry_after_s` is its Retry-After delay, if sent."""
+    """An HTTP 429 or 5xx status, with the Retry-After delay in `retry_after_s` when sent."""
 
     def __init__(
         self, message: str, *, status_code: int, model: str, retry_after_s: float | None
@@ -152,10 +152,11 @@ class OpenAICompatProvider:
     def _response_format(self, schema: SlotSchema) -> dict[str, Any]:
         json_schema = slot_json_schema(schema)
         if self.response_format == "json_object":
-            # llama_cpp.server reads the schema from this key; OpenAI ignores it.
+            # llama_cpp.server 0.3.36 builds its decoding grammar from this key.
             return {"type": "json_object", "schema": json_schema}
-        # NOTE: "strict" is left off because OpenAI's strict mode rejects minLength and
-        # maxLength. Servers that decode by grammar (vLLM, llama.cpp) apply the schema anyway.
+        # NOTE: "strict" is left off because the OpenAI API reference allows only a subset of
+        # JSON Schema in strict mode, and Azure's reference names maxLength as a keyword it
+        # rejects there. Without it, whether the schema constrains decoding depends on the server.
         name = re.sub(r"[^A-Za-z0-9_-]", "_", schema.name)[:64] or "slots"
         return {"type": "json_schema", "json_schema": {"name": name, "schema": json_schema}}
 
@@ -165,7 +166,7 @@ class OpenAICompatProvider:
             return self._client.chat.completions.create(**request)
         except openai.APITimeoutError as error:
             raise LLMTimeout(
-                f"model {self.model_name!r} at {self.base_url} did not answer within "
+                f"model {self.model_name!r} at {self.base_url} did not respond within "
                 f"{self.timeout_s} s"
             ) from error
         except openai.APIConnectionError as error:

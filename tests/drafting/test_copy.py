@@ -64,4 +64,16 @@ def test_no_tip_without_guided_family(brand) -> None:
 
 
 def test_spoken_product_drops_codes() -> None:
-    assert spoken_product("PACK OF 72 RETROSPOT CAKE CASES") == "pack of retrospot cake cases"
+    assert spoken_product("PACK OF 72 RETROSPOT CAKE CASES") == "cake cases"
+
+
+def test_spoken_product_keeps_head_noun() -> None:
+    assert spoken_product("WHITE HANGING HEART T-LIGHT HOLDER") == "t-light holder"
+
+
+def test_spoken_product_drops_trailing_pattern() -> None:
+    assert spoken_product("LUNCH BAG RED RETROSPOT") == "lunch bag"
+
+
+def test_spoken_product_without_words() -> None:
+    assert spoken_product("85123A") == "order"

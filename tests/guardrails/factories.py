@@ -114,7 +114,7 @@ def make_brand(**overrides: Any) -> BrandProfile:
 
 def make_fields(**overrides: str) -> dict[str, str]:
     values = {
-        "subject": "Your order is on its way",
+        "subject": "Thank you for your order",
         "body": "Thanks for shopping with us. We hope your new pieces make the house feel warm.",
         "call_to_action": "Track your order",
     }

@@ -12,7 +12,7 @@ OFFER_SUFFIX = " Enjoy 10% off your next order."
 
 @dataclass
 class Reply:
-    """One scripted HTTP response; `hang` holds the request open until the server stops."""
+    """One scripted HTTP response. With `hang`, the request stays open until the server stops."""
 
     status: int = 200
     body: object = None
@@ -52,7 +52,7 @@ def error_body(message: str) -> dict[str, object]:
 
 
 class ScriptedServer:
-    """An HTTP server on 127.0.0.1 that answers each POST with the next scripted Reply."""
+    """An HTTP server on 127.0.0.1 that sends the next scripted Reply for each POST."""
 
     def __init__(self) -> None:
         self.replies: list[Reply] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,14 @@ from agent.llm.factory import ProviderConfigError, build_provider
 from agent.llm.local import LocalLlamaProvider
 from agent.llm.openai_compat import OpenAICompatProvider
 from agent.llm.retry import RetryingProvider
+
+
+@pytest.fixture(autouse=True)
+def clear_aftercare_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Remove AFTERCARE_* variables so that only the values each test passes apply."""
+    for name in list(os.environ):
+        if name.startswith("AFTERCARE_"):
+            monkeypatch.delenv(name)
 
 
 def settings(**values: object) -> Settings:

@@ -120,9 +120,10 @@ def test_max_output_chars_matches_longest_json(schema: SlotSchema) -> None:
     assert max_output_chars(schema) == len(output)
 
 
-def test_max_tokens_allows_one_char_per_token() -> None:
-    schema = SCHEMAS[1]
-    assert max_tokens_for(schema) > max_output_chars(schema)
+@pytest.mark.parametrize("schema", SCHEMAS, ids=lambda schema: schema.name)
+def test_max_tokens_allows_one_byte_per_token(schema: SlotSchema) -> None:
+    output, _ = build_output(schema, random.Random(1), "max")
+    assert max_tokens_for(schema) > len(output.encode("utf-8"))
 
 
 @pytest.mark.parametrize("schema", SCHEMAS, ids=lambda schema: schema.name)
@@ -204,6 +205,18 @@ def test_too_small_max_chars_raises() -> None:
     slot = Slot("body", max_chars=20, suffix=" Enjoy 10% off your order.", sentences=1)
     with pytest.raises(SlotSchemaError, match="`body`"):
         slot_grammar(SlotSchema("tiny", (slot,)))
+
+
+@pytest.mark.parametrize(
+    "slot",
+    [
+        Slot("body", max_chars=40, min_chars=50),
+        Slot("body", max_chars=40, sentences=-1),
+    ],
+)
+def test_inconsistent_slot_raises(slot: Slot) -> None:
+    with pytest.raises(SlotSchemaError, match="`body`"):
+        slot_pieces(slot)
 
 
 def test_json_schema_lists_fields_in_order() -> None:

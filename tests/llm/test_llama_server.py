@@ -106,7 +106,7 @@ def test_llama_server_rejects_json_schema_mode(
     provider = OpenAICompatProvider(
         base_url=llama_server, model="smollm2", api_key=None, timeout_s=120.0
     )
-    # llama_cpp.server 0.3.36 accepts only "text" and "json_object", and answers 500.
+    # llama_cpp.server 0.3.36 accepts only "text" and "json_object" and returns HTTP 500.
     with pytest.raises(LLMHTTPError) as caught:
         provider.complete(messages, SERVER_SCHEMA, temperature=0.3, seed=3)
     assert caught.value.status_code == 500
