@@ -345,9 +345,7 @@ def prompt_chunks(chunks: list[RetrievedChunk]) -> list[RetrievedChunk]:
 
 # Words in catalogue descriptions that describe a product rather than name it.
 DESCRIPTORS = frozenset(
-    "red white pink blue green black ivory cream gold silver natural vintage retro retrospot "
-    "polkadot spotty floral regency christmas set pack of assorted colour colours design "
-    "small large mini single and the with in".split()
+    ["red", "white", "pink", "blue", "green", "black", "ivory", "cream", "gold", "silver", "natural", "vintage", "retro", "retrospot", "polkadot", "spotty", "floral", "regency", "christmas", "set", "pack", "of", "assorted", "colour", "colours", "design", "small", "large", "mini", "single", "and", "the", "with", "in"]
 )
 
 
