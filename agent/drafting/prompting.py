@@ -9,6 +9,7 @@ from pathlib import Path
 from agent.domain import BrandProfile, Channel, CustomerContext
 from agent.drafting.kinds import KindSpec
 from agent.drafting.templating import TemplateError, render
+from agent.knowledge.store import RetrievedChunk
 from agent.llm.base import ChatMessage
 from agent.llm.slots import SlotSchema
 
@@ -96,3 +97,69 @@ def build_messages(
     }
     rendered = render(prompts_dir, f"{spec.kind.value}.j2", variables)
     return split_messages(rendered)
+
+
+# The order in which retrieved chunks reach the prompt; legal text never does, because
+# the template writes the compliance footer.
+PROMPT_DOC_TYPES = ("voice", "product_guide", "policy", "example")
+
+
+def prompt_chunks(chunks: list[RetrievedChunk]) -> list[RetrievedChunk]:
+    """Order chunks for the prompt: voice first, then product guides, then policies."""
+    ranked = [c for c in chunks if c.doc_type in PROMPT_DOC_TYPES]
+    return sorted(ranked, key=lambda c: (PROMPT_DOC_TYPES.index(c.doc_type), -c.score))
+
+
+# Words in catalogue descriptions that describe a product rather than name it.
+DESCRIPTORS = frozenset(
+    (
+        "red",
+        "white",
+        "pink",
+        "blue",
+        "green",
+        "black",
+        "ivory",
+        "cream",
+        "gold",
+        "silver",
+        "natural",
+        "vintage",
+        "retro",
+        "retrospot",
+        "polkadot",
+        "spotty",
+        "floral",
+        "regency",
+        "christmas",
+        "set",
+        "pack",
+        "of",
+        "assorted",
+        "colour",
+        "colours",
+        "design",
+        "small",
+        "large",
+        "mini",
+        "single",
+        "and",
+        "the",
+        "with",
+        "in",
+    )
+)
+
+
+def spoken_product(description: str, max_words: int = 2) -> str:
+    """Name a product the way a sentence would: its last plain words, in lower case.
+
+    "WHITE HANGING HEART T-LIGHT HOLDER" becomes "t-light holder" and "LUNCH BAG RED
+    RETROSPOT" becomes "lunch bag"; codes, quantities, colours and patterns are dropped.
+    """
+    words = [
+        w
+        for w in description.lower().split()
+        if w.replace("-", "").isalpha() and w not in DESCRIPTORS
+    ]
+    return " ".join(words[-max_words:]) or "order"

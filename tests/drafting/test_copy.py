@@ -6,7 +6,7 @@ import pytest
 from agent.config import Settings
 from agent.domain import Channel, CustomerContext, MessageKind, Order, OrderLine
 from agent.drafting.copy import MissingApprovedCopy, approved_fields, pick_tip
-from agent.drafting.pipeline import spoken_product
+from agent.drafting.prompting import spoken_product
 from agent.knowledge.brand import classify_family, load_brand
 
 
