@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     )
     llm_temperature: float = Field(default=0.3, ge=0, le=2)
     llm_threads: int | None = Field(
-        default=None, ge=1, description="CPU threads for the local model."
+        default=None, ge=1, description="CPU threads for the local model; all cores when empty."
     )
 
     retrieval_k: int = Field(default=4, ge=1, le=20)

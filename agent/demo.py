@@ -91,12 +91,14 @@ def run_demo(
     imported = import_online_retail(extract, services.engine)
     on_progress("ingesting the knowledge base")
     ingested = ingest(settings)
+
     services = Services(settings)  # a fresh catalogue after the import
     latest = services.contexts.latest_order_time()
     if latest is None:
         raise RuntimeError(f"no orders were imported from {extract}")
     as_of = latest + timedelta(hours=1)
     result = DemoResult(imported=imported, ingested=ingested, as_of=as_of)
+
     drafter = Drafter(services)
     previews = settings.data_dir / "previews"
     for request in choose_requests(services, as_of):

@@ -3,8 +3,8 @@
 Usage: python -m bench.draft_latency [--per-kind N]
 
 Imports the shipped extract and ingests the knowledge base into a temporary folder, then
-drafts N emails per kind for real customers. Each draft's end-to-end latency (context,
-retrieval, prompt, every model sample, checks, rendering and storing) is compared with
+drafts N emails per kind for real customers. End-to-end latency covers the context,
+retrieval, prompt, every model sample, checks, rendering and storing. The reference is
 `time_raw_generation` for the same number of prompt and completion tokens: plain greedy
 generation with no grammar, run right after the draft on the same loaded model.
 """
@@ -91,6 +91,7 @@ def run(services: Services, per_kind: int) -> None:
         f"Python {platform.python_version()}, model {model.model_name}"
     )
     print("kind            n  p50 ms  p95 ms  samples  fallback  end-to-end / raw model")
+
     ratios: list[float] = []
     for kind in KINDS:
         latencies, kind_ratios, samples, fallbacks = [], [], 0, 0
@@ -103,6 +104,7 @@ def run(services: Services, per_kind: int) -> None:
             fallbacks += bool(draft.fallback_fields)
             if draft.attempts:
                 kind_ratios.append(draft.latency_ms / 1000 / raw_seconds(model, draft))
+
         ratios += kind_ratios
         ratio = f"{statistics.median(kind_ratios):.2f}" if kind_ratios else "no model call"
         print(

@@ -45,10 +45,9 @@ def _stems(text: str) -> set[str]:
 def pick_tip(context: CustomerContext, brand: BrandProfile) -> Tip | None:
     """Choose the care tip that best fits a product in the customer's last order.
 
-    Every line whose family has tips is scored against each tip by the words they share
-    ("doormat" matches a tip about doormats); the best pair wins, earlier lines first on a
-    tie. Among equally good tips of one product, a hash of the order id decides, so reruns
-    pick the same tip.
+    Each line whose family has tips is scored against each tip by the words they share, so
+    "doormat" matches a tip about doormats. The best pair wins, and earlier lines win ties.
+    Among equally good tips of one product a hash of the order id decides, so reruns agree.
     """
     order = context.last_order()
     if order is None:

@@ -1,4 +1,4 @@
-"""What the model writes for each message kind: the slot schema and its fixed openings.
+"""Slot schemas per message kind: the fields the model writes and their fixed openings.
 
 The model fills only short fields. The template writes the greeting, the order facts,
 the verbatim care tip, links and the compliance footer, so every name, number and

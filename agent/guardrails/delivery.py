@@ -19,7 +19,7 @@ IN_TRANSIT = re.compile(
 
 
 def check_delivery_status(inp: CheckInput) -> list[Finding]:
-    """Block copy that says the last order arrived while it is in transit, or the reverse."""
+    """Block copy claiming the last order arrived while it is in transit, or the reverse."""
     order = inp.context.last_order()
     if order is None:
         return []
@@ -35,7 +35,7 @@ def check_delivery_status(inp: CheckInput) -> list[Finding]:
                 Finding(
                     check_id="grounding.delivery_status",
                     severity=Severity.BLOCK,
-                    message=f"The order {status}, but the {name.replace('_', ' ')} says "
+                    message=f"The order {status}, but the {name.replace('_', ' ')} contains "
                     f"{match.group(0)!r}.",
                     field=name,
                     span=match.group(0),

