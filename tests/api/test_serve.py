@@ -4,13 +4,12 @@ import os
 import subprocess
 import sys
 import time
-from datetime import timedelta
 
 import httpx
 import pytest
 
 from agent.drafting.services import Services
-from tests.api.test_drafts_api import free_port
+from tests.api.test_drafts_api import free_port, payload
 
 pytestmark = pytest.mark.slow
 
@@ -41,14 +40,7 @@ def server(prepared_settings, tmp_path):
 
 def test_served_draft_round_trip(server) -> None:
     base_url, services = server
-    as_of = services.contexts.latest_order_time() + timedelta(hours=1)
-    customer = services.contexts.recent_customers(as_of=as_of, max_days=10, limit=1)[0]
-    body = {
-        "customer_id": customer,
-        "kind": "usage_tip",
-        "channel": "email",
-        "as_of": as_of.isoformat(),
-    }
+    body = payload(services, kind="usage_tip")
     created = httpx.post(f"{base_url}/v1/drafts", json=body, timeout=120)
     assert created.status_code == 201
     draft = created.json()
