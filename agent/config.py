@@ -27,7 +27,8 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "production"] = "development"
     data_dir: Path = Field(
-        default=Path("var"), description="Folder for the database, index and previews."
+        default=PROJECT_ROOT / "var",
+        description="Folder for the database, index and previews; var/ in the checkout.",
     )
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; SQLite under data_dir when empty."
@@ -72,6 +73,18 @@ class Settings(BaseSettings):
     )
 
     retrieval_k: int = Field(default=4, ge=1, le=20)
+    retrieval_min_score: float = Field(
+        default=0.2,
+        ge=-1,
+        le=1,
+        description="Cosine similarity a knowledge-base chunk needs to be retrieved; -1 keeps all.",
+    )
+    retrieval_mmr_lambda: float = Field(
+        default=0.7,
+        ge=0,
+        le=1,
+        description="Maximal marginal relevance weight: 1 ranks by relevance only, 0 by novelty.",
+    )
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "INFO"

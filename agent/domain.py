@@ -162,7 +162,16 @@ class BrandProfile(_Model):
     shop_url: str
     sms_sender: str
     sms_max_segments: int = Field(default=2, ge=1)
-    delivery_days: int = Field(default=3, ge=0, description="Standard delivery time in days.")
+    delivery_days: int = Field(
+        default=3, ge=0, description="Standard delivery time in working days after dispatch."
+    )
+    international_delivery_days: int | None = Field(
+        default=None, ge=0, description="Working days outside home_country; delivery_days if empty."
+    )
+    home_country: str = Field(default="United Kingdom", description="Country name as in orders.")
+    dispatch_cutoff_hour: int = Field(
+        default=13, ge=0, le=24, description="Orders placed before this hour ship the same day."
+    )
     soft_opt_in_email: bool = False
     banned_phrases: list[str] = Field(default_factory=list)
     incentive_ladder: list[IncentiveStep] = Field(default_factory=list)

@@ -19,7 +19,7 @@ from agent.drafting.pipeline import Drafter, Ineligible
 from agent.drafting.services import Services
 from agent.guardrails.sms import count_sms
 from agent.knowledge.brand import BrandNotFound
-from agent.knowledge.store import KnowledgeBaseNotIngested
+from agent.knowledge.store import KnowledgeStoreError
 from agent.review.store import DraftNotFound
 
 drafts_app = typer.Typer(help="Read stored drafts.", no_args_is_help=True)
@@ -109,7 +109,7 @@ def draft(
     )
     try:
         result = Drafter(Services(settings())).draft(request)
-    except (CustomerNotFound, BrandNotFound, UnsupportedKind, KnowledgeBaseNotIngested) as error:
+    except (CustomerNotFound, BrandNotFound, UnsupportedKind, KnowledgeStoreError) as error:
         fail(str(error), EXIT_BAD_INPUT)
     except Ineligible as error:
         fail(f"not drafted ({error.finding.check_id}): {error.finding.message}", EXIT_CHECK_FAILED)

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, distinct, func, select, union
 from sqlalchemy.orm import Session
 
+from agent.context.delivery import estimate_delivery
 from agent.context.tables import CustomerRecord, OrderLineRecord, OrderRecord, ProductRecord
 from agent.domain import BrandProfile, Consent, CustomerContext, Order, OrderLine, OrderStatus
 
@@ -57,8 +58,8 @@ class ContextStore:
     def load(self, customer_id: str, *, as_of: datetime, brand: BrandProfile) -> CustomerContext:
         """Load a customer and the orders placed at or before `as_of`, oldest first.
 
-        Cancelled orders keep the status cancelled. Any other order is delivered, with an
-        estimated delivered_at of placed_at + brand.delivery_days, once that moment is at or
+        Cancelled orders keep the status cancelled. Any other order is delivered, with
+        delivered_at estimated from the brand's delivery policy, once that moment is at or
         before `as_of`, and is shipped until then. Raises CustomerNotFound for an unknown id.
         """
         _require_aware("as_of", as_of)
@@ -81,7 +82,8 @@ class ContextStore:
                 if line.description not in families:
                     families[line.description] = classify(line.description, brand)
                 line.family = families[line.description]
-            orders.append(_to_order(row, order_lines, as_of, brand.delivery_days))
+            expected = estimate_delivery(row.placed_at, brand, customer.country)
+            orders.append(_to_order(row, order_lines, as_of, expected))
 
         return CustomerContext(
             customer_id=customer.customer_id,
@@ -187,7 +189,7 @@ class ContextStore:
 
 
 def _to_order(
-    row: OrderRecord, lines: list[OrderLine], as_of: datetime, delivery_days: int
+    row: OrderRecord, lines: list[OrderLine], as_of: datetime, expected: datetime
 ) -> Order:
     if row.cancelled:
         return Order(
@@ -196,7 +198,7 @@ def _to_order(
             status=OrderStatus.CANCELLED,
             lines=lines,
         )
-    delivered_at = row.placed_at + timedelta(days=delivery_days)
+    delivered_at = expected
     if delivered_at <= as_of:
         return Order(
             order_id=row.order_id,

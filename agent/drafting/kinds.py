@@ -27,6 +27,7 @@ class KindSpec:
     subject_prefix: str
     body_prefix: str
     email_sentences: int
+    subject_suffix: str = ""
     # Kinds whose prompt may see the customer's own review text, fenced as data.
     uses_reviews: bool = False
     # Kinds that never call the model when no offer applies: measured acceptability of
@@ -54,6 +55,7 @@ SPECS: dict[MessageKind, KindSpec] = {
         kind=MessageKind.REVIEW_REQUEST,
         purpose="ask the customer to review what they bought, with no reward for the review",
         subject_prefix="How are you finding",
+        subject_suffix="?",
         body_prefix="We hope you are enjoying your",
         email_sentences=2,
     ),
@@ -102,7 +104,12 @@ def slot_schema(kind: MessageKind, channel: Channel, offer: str | None) -> SlotS
         )
         return SlotSchema(f"{kind}_sms", (body,))
     subject = Slot(
-        "subject", SUBJECT_MAX_CHARS, min_chars=12, prefix=spec.subject_prefix, sentences=0
+        "subject",
+        SUBJECT_MAX_CHARS,
+        min_chars=12,
+        prefix=spec.subject_prefix,
+        suffix=spec.subject_suffix,
+        sentences=0,
     )
     body = Slot(
         "body",

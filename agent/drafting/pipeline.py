@@ -183,7 +183,8 @@ class Drafter:
         else:
             outcome = self._sample(plan)
         rendered = self._render(plan, outcome.fields)
-        findings = outcome.findings + run_checks(self._check_input(plan, outcome.fields, rendered))
+        findings = retrieval_findings(plan) + outcome.findings
+        findings += run_checks(self._check_input(plan, outcome.fields, rendered))
         draft = Draft(
             id=secrets.token_hex(6),
             created_at=datetime.now(UTC),
@@ -294,15 +295,14 @@ class Drafter:
         families = ", ".join(names.get(f, f) for f in plan.families) or "gifts and homeware"
         kind = plan.request.kind
         if kind == MessageKind.ORDER_FOLLOWUP:
-            order = plan.context.last_order()
-            arrived = order is not None and order.delivered_at is not None
-            return {"Products": families, "Order status": "delivered" if arrived else "on its way"}
+            return {"Products": families, "Order status": delivery_fact(plan)}
         if kind == MessageKind.USAGE_TIP and plan.tip is not None:
-            return {"Product": spoken_product(plan.tip.product)}
+            return {"Product": spoken_product(plan.tip.product, plan.brand)}
         if kind == MessageKind.WINBACK:
             return {"Products they liked": families}
         order = plan.context.last_order()
-        return {"Product": spoken_product(order.lines[0].description) if order else families}
+        product = spoken_product(order.lines[0].description, plan.brand) if order else families
+        return {"Product": product}
 
     def _render(self, plan: Plan, fields: dict[str, str]) -> RenderedMessage:
         return render_message(
@@ -330,6 +330,42 @@ class Drafter:
             allowed_offer=plan.offer,
             catalogue=self.services.catalogue(),
         )
+
+
+def delivery_fact(plan: Plan) -> str:
+    """Describe the last order's delivery for the prompt, hedging an estimated date."""
+    order = plan.context.last_order()
+    if order is None or order.delivered_at is None or order.delivered_at > plan.as_of:
+        return "on its way"
+    return "should have arrived" if order.delivery_estimated else "delivered"
+
+
+# Kinds whose copy depends on the guide for the purchased product family.
+GUIDED_KINDS = (MessageKind.USAGE_TIP, MessageKind.REVIEW_REQUEST)
+
+
+def retrieval_findings(plan: Plan) -> list[Finding]:
+    """Flag a draft written without relevant guidelines, so a person reviews it."""
+    brand = plan.brand.brand_id
+    if not plan.chunks:
+        return [
+            _finding(
+                "retrieval.no_guidelines",
+                f"no guideline of brand `{brand}` was relevant enough to use; "
+                f"check the brand's kb folder and run `aftercare kb ingest`",
+            )
+        ]
+    guides = [c for c in plan.chunks if c.doc_type == "product_guide"]
+    if plan.request.kind in GUIDED_KINDS and not guides:
+        families = ", ".join(plan.families) or "none"
+        return [
+            _finding(
+                "retrieval.no_product_guide",
+                f"no product guide of brand `{brand}` matched the purchased product "
+                f"families ({families})",
+            )
+        ]
+    return []
 
 
 def _finding(check_id: str, message: str) -> Finding:

@@ -110,56 +110,27 @@ def prompt_chunks(chunks: list[RetrievedChunk]) -> list[RetrievedChunk]:
     return sorted(ranked, key=lambda c: (PROMPT_DOC_TYPES.index(c.doc_type), -c.score))
 
 
-# Words in catalogue descriptions that describe a product rather than name it.
-DESCRIPTORS = frozenset(
-    (
-        "red",
-        "white",
-        "pink",
-        "blue",
-        "green",
-        "black",
-        "ivory",
-        "cream",
-        "gold",
-        "silver",
-        "natural",
-        "vintage",
-        "retro",
-        "retrospot",
-        "polkadot",
-        "spotty",
-        "floral",
-        "regency",
-        "christmas",
-        "set",
-        "pack",
-        "of",
-        "assorted",
-        "colour",
-        "colours",
-        "design",
-        "small",
-        "large",
-        "mini",
-        "single",
-        "and",
-        "the",
-        "with",
-        "in",
-    )
+# Family keywords that describe a material or pattern, not the product itself.
+MATERIAL_KEYWORDS = frozenset(
+    ("WOODEN", "GLASS", "CERAMIC", "ENAMEL", "ZINC", "METAL", "FELT", "PAPER", "TEA", "VINTAGE")
 )
 
 
-def spoken_product(description: str, max_words: int = 2) -> str:
-    """Name a product the way a sentence would: its last plain words, in lower case.
+def spoken_product(description: str, brand: BrandProfile) -> str:
+    """Name a product the way a sentence would, from the brand's family keywords.
 
-    "WHITE HANGING HEART T-LIGHT HOLDER" becomes "t-light holder" and "LUNCH BAG RED
-    RETROSPOT" becomes "lunch bag"; codes, quantities, colours and patterns are dropped.
+    The matching keyword with the most words wins, then the one that ends last, because an
+    English noun phrase ends in its head noun: "SNACK BOXES" gives "boxes". Multi-word
+    keywords keep "LUNCH BAG PAISLEY PARK" as "lunch bag" rather than the design name.
     """
-    words = [
-        w
-        for w in description.lower().split()
-        if w.replace("-", "").isalpha() and w not in DESCRIPTORS
+    text = " ".join(description.upper().replace(",", " ").split())
+    padded = f" {text} "
+    matches = [
+        (len(keyword.split()), padded.find(f" {keyword} ") + len(keyword), keyword)
+        for family in brand.families
+        for keyword in family.keywords
+        if keyword not in MATERIAL_KEYWORDS and f" {keyword} " in padded
     ]
-    return " ".join(words[-max_words:]) or "order"
+    if not matches:
+        return "order"
+    return max(matches)[2].lower()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
+from agent.context.delivery import estimate_delivery
 from agent.domain import (
     KIND_CLASS,
     BrandProfile,
@@ -24,7 +25,6 @@ MAX_LISTED_ITEMS = 5
 SIGN_OFF = "Warm wishes,"
 # Placeholders the sending platform fills per recipient.
 UNSUBSCRIBE_TOKEN = "{{unsubscribe_token}}"
-OFFER_CODE = "{{offer_code}}"
 SMALL_WORDS = {"of", "and", "the", "in", "with", "for", "a", "an", "on", "to"}
 
 
@@ -72,19 +72,22 @@ def greeting_for(context: CustomerContext, channel: Channel = Channel.EMAIL) -> 
     return f"Hi {name}," if name else "Hello,"
 
 
-def order_facts(order: Order, brand: BrandProfile) -> OrderFacts:
+def order_facts(order: Order, brand: BrandProfile, country: str | None) -> OrderFacts:
+    """Describe the order's delivery as the brand's policy words it.
+
+    An estimated date says "should have arrived" or "should arrive", never "has arrived".
+    """
     if order.status == OrderStatus.DELIVERED and order.delivered_at is not None:
         when = format_date(order.delivered_at)
         if order.delivery_estimated:
-            status_line, status_short = f"Due to have arrived by {when}", f"was due by {when}"
+            status_line = f"Should have arrived by {when}"
+            status_short = f"should have arrived by {when}"
         else:
             status_line, status_short = f"Delivered on {when}", f"was delivered on {when}"
     else:
-        expected = format_date(order.placed_at + timedelta(days=brand.delivery_days))
-        status_line, status_short = (
-            f"On its way, expected by {expected}",
-            f"is expected by {expected}",
-        )
+        expected = format_date(estimate_delivery(order.placed_at, brand, country))
+        status_line = f"On its way, should arrive by {expected}"
+        status_short = f"should arrive by {expected}"
     names = [display_name(line.description) for line in order.lines]
     unique = list(dict.fromkeys(names))
     return OrderFacts(
@@ -113,8 +116,6 @@ def sms_facts(
         return f"Order {order.order_id} {order.status_short}."
     if kind == MessageKind.USAGE_TIP and tip is not None:
         return f"Tip: {tip.text}"
-    if kind == MessageKind.WINBACK and offer:
-        return f"Code: {OFFER_CODE}"
     return ""
 
 
@@ -130,7 +131,7 @@ def render_message(
     tip: Tip | None = None,
 ) -> RenderedMessage:
     last_order = context.last_order()
-    order = order_facts(last_order, brand) if last_order is not None else None
+    order = order_facts(last_order, brand, context.country) if last_order else None
     variables: dict[str, object] = {
         "brand": brand,
         "greeting": greeting_for(context, channel),
@@ -138,13 +139,15 @@ def render_message(
         "order": order,
         "tip": tip,
         "offer": offer,
-        "offer_code": OFFER_CODE,
         "cta_url": call_to_action_url(kind, brand),
         "marketing": KIND_CLASS[kind] == MessageClass.MARKETING,
         "unsubscribe_url": brand.unsubscribe_url.replace("{token}", UNSUBSCRIBE_TOKEN),
         "sign_off": SIGN_OFF,
     }
     if channel == Channel.SMS:
+        # The body continues the greeting's sentence: "Hello, thank you for ...".
+        body = fields["body"]
+        variables["fields"] = fields | {"body": body[:1].lower() + body[1:]}
         variables["sms_facts"] = sms_facts(kind, order, tip, offer)
         text = render(templates_dir, "sms/message.txt.j2", variables)
         return RenderedMessage(text=" ".join(text.split()))

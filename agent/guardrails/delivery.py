@@ -11,6 +11,10 @@ from agent.guardrails.base import CheckInput
 ARRIVED = re.compile(
     r"\b(has|have|had)\s+(arrived|landed)\b|\barrived\b|\bdelivered\b|\breceived\b", re.IGNORECASE
 )
+# Arrival stated as fact, which an estimated delivery date cannot support.
+FIRM_ARRIVAL = re.compile(
+    r"\b(has|have)\s+(arrived|been\s+delivered)\b|\b(is|was)\s+delivered\b", re.IGNORECASE
+)
 IN_TRANSIT = re.compile(
     r"\bon its way\b|\bon the way\b|\bhas left us\b|\bdispatched\b|\bwill arrive\b|"
     r"\bcoming to you\b|\bin transit\b|\barriving\b",
@@ -24,12 +28,19 @@ def check_delivery_status(inp: CheckInput) -> list[Finding]:
     if order is None:
         return []
     delivered = order.delivered_at is not None and order.delivered_at <= inp.as_of
-    contradiction, status = (
-        (IN_TRANSIT, "has been delivered") if delivered else (ARRIVED, "is still on its way")
-    )
+    if delivered and order.delivery_estimated:
+        return _contradictions(
+            inp, FIRM_ARRIVAL, "should have arrived, though its date is only an estimate"
+        ) + _contradictions(inp, IN_TRANSIT, "should have arrived by now")
+    if delivered:
+        return _contradictions(inp, IN_TRANSIT, "has been delivered")
+    return _contradictions(inp, ARRIVED, "is still on its way")
+
+
+def _contradictions(inp: CheckInput, pattern: re.Pattern[str], status: str) -> list[Finding]:
     findings = []
     for name, value in inp.fields.items():
-        match = contradiction.search(value)
+        match = pattern.search(value)
         if match:
             findings.append(
                 Finding(

@@ -23,6 +23,7 @@ ALL_CHECKS: list[Check] = [
     delivery.check_delivery_status,
     voice.check_banned_phrases,
     voice.check_length,
+    voice.check_repetition,
     sms.check_segments,
     sms.check_encoding,
 ]

@@ -63,3 +63,38 @@ def _length_finding(field: str, value: str, length: int, limit: int) -> Finding:
         span=value,
         suggestion=f"Shorten the {field_label(field)} to {limit} characters or fewer.",
     )
+
+
+# A run of this many words said twice in one field reads as a stutter to a customer.
+REPEATED_RUN_WORDS = 4
+
+
+def check_repetition(inp: CheckInput) -> list[Finding]:
+    """Block a field that repeats a run of four or more words, such as "find what they
+    need ... find what they need"."""
+    findings = []
+    for field, value in inp.fields.items():
+        run = _repeated_run(value)
+        if run is not None:
+            findings.append(
+                Finding(
+                    check_id="voice.repetition",
+                    severity=Severity.BLOCK,
+                    message=f"The {field_label(field)} repeats {run!r}.",
+                    field=field,
+                    span=run,
+                    suggestion="Say it once, or rewrite the second sentence.",
+                )
+            )
+    return findings
+
+
+def _repeated_run(text: str) -> str | None:
+    words = ["".join(ch for ch in w.lower() if ch.isalnum()) for w in nfc(text).split()]
+    seen: set[tuple[str, ...]] = set()
+    for start in range(len(words) - REPEATED_RUN_WORDS + 1):
+        run = tuple(words[start : start + REPEATED_RUN_WORDS])
+        if run in seen:
+            return " ".join(run)
+        seen.add(run)
+    return None

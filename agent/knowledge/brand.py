@@ -50,11 +50,27 @@ class BrandNotFound(LookupError):
         self.brand_id = brand_id
         self.kb_dir = kb_dir
         self.available = available
-        choices = ", ".join(available) if available else "none"
-        super().__init__(
-            f"brand {brand_id!r} not found in the knowledge-base folder {str(kb_dir)!r}; "
-            f"available brands: {choices}. Pass one of them, or add the folder "
-            f"{str(kb_dir / brand_id)!r} with Markdown documents"
+        super().__init__(self._message())
+
+    def _choices(self) -> str:
+        return ", ".join(self.available) if self.available else "none"
+
+    def _message(self) -> str:
+        return (
+            f"brand {self.brand_id!r} not found in the knowledge-base folder "
+            f"{str(self.kb_dir)!r}; available brands: {self._choices()}. Pass one of them, "
+            f"or add the folder {str(self.kb_dir / self.brand_id)!r} with Markdown documents"
+        )
+
+
+class BrandFolderEmpty(BrandNotFound):
+    """The brand's folder exists but contains no Markdown documents."""
+
+    def _message(self) -> str:
+        return (
+            f"the folder {str(self.kb_dir / self.brand_id)!r} of brand {self.brand_id!r} "
+            "contains no Markdown documents; add `.md` files with YAML front matter to it, "
+            f"or pass one of the available brands: {self._choices()}"
         )
 
 
@@ -70,10 +86,16 @@ def list_brands(kb_dir: Path) -> list[str]:
 
 
 def brand_dir(kb_dir: Path, brand_id: str) -> Path:
-    """Return the folder of `brand_id`, or raise BrandNotFound."""
+    """Return the folder of `brand_id`.
+
+    Raises BrandNotFound when there is no such folder, and its subclass BrandFolderEmpty when
+    the folder contains no Markdown documents (hidden files and folders do not count).
+    """
     folder = kb_dir / brand_id
-    if not is_valid_slug(brand_id) or not folder.is_dir() or not document_paths(folder):
+    if not is_valid_slug(brand_id) or not folder.is_dir():
         raise BrandNotFound(brand_id, kb_dir, list_brands(kb_dir))
+    if not document_paths(folder):
+        raise BrandFolderEmpty(brand_id, kb_dir, list_brands(kb_dir))
     return folder
 
 

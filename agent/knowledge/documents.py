@@ -24,15 +24,22 @@ META_KEYS = frozenset({"doc_id", "title", "doc_type", "kinds", "topics"})
 
 
 class InvalidKnowledgeDocument(ValueError):
-    """A knowledge-base file cannot be read or its front matter is invalid."""
+    """A knowledge-base file cannot be read or its front matter is invalid.
 
-    def __init__(self, path: Path, field: str | None, reason: str) -> None:
+    `line` is the 1-based line in the file where the problem is, when it is known.
+    """
+
+    def __init__(
+        self, path: Path, field: str | None, reason: str, *, line: int | None = None
+    ) -> None:
         self.path = path
         self.field = field
         self.reason = reason
+        self.line = line
+        location = f"{path}:{line}" if line is not None else str(path)
         where = f"field `{field}`: " if field else ""
         super().__init__(
-            f"invalid knowledge-base document {str(path)!r}: {where}{reason}; "
+            f"invalid knowledge-base document {location!r}: {where}{reason}; "
             "fix the front matter and try again"
         )
 
@@ -54,6 +61,10 @@ class DocumentMeta(BaseModel):
         if any(not topic.strip() for topic in topics):
             raise ValueError("topics must not contain empty strings")
         return topics
+
+    def topic_keys(self) -> list[str]:
+        """Return the topics as normalised filter keys, without duplicates."""
+        return list(dict.fromkeys(normalise_topic(topic) for topic in self.topics))
 
     @field_validator("kinds", mode="before")
     @classmethod
@@ -107,6 +118,11 @@ def is_valid_slug(value: str) -> bool:
     return bool(_SLUG.match(value))
 
 
+def normalise_topic(topic: str) -> str:
+    """Return `topic` lower-cased with whitespace collapsed: the form stored in the index."""
+    return " ".join(topic.lower().split())
+
+
 def read_front_matter(path: Path) -> tuple[dict[str, Any], str]:
     """Return the front matter mapping and the Markdown body of `path`."""
     try:
@@ -118,12 +134,60 @@ def read_front_matter(path: Path) -> tuple[dict[str, Any], str]:
     try:
         metadata, body = frontmatter.parse(text)
     except yaml.YAMLError as exc:
-        raise InvalidKnowledgeDocument(
-            path, None, f"front matter is not valid YAML ({exc})"
-        ) from exc
+        raise _yaml_error(path, text, exc) from exc
     if not metadata:
         raise InvalidKnowledgeDocument(path, None, "front matter is empty or not a mapping")
     return dict(metadata), body
+
+
+def _yaml_error(path: Path, text: str, error: yaml.YAMLError) -> InvalidKnowledgeDocument:
+    """Build the error for invalid front-matter YAML, with the line of the file it is on."""
+    offset = _front_matter_offset(text)
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    context_mark = getattr(error, "context_mark", None)
+    problem = getattr(error, "problem", None) or str(error)
+    context = getattr(error, "context", None)
+    reason = f"front matter is not valid YAML: {problem}"
+    if context and context_mark is not None and context_mark is not mark:
+        reason += f" ({context} that starts on line {offset + context_mark.line + 1})"
+    elif context:
+        reason += f" ({context})"
+    if mark is None:
+        return InvalidKnowledgeDocument(path, None, reason)
+    reason += f" at column {mark.column + 1}"
+    return InvalidKnowledgeDocument(path, None, reason, line=offset + mark.line + 1)
+
+
+def _front_matter_offset(text: str) -> int:
+    """Return the number of line breaks before the front-matter YAML starts.
+
+    The YAML parser numbers lines from the end of the opening `---` delimiter, so adding this
+    offset and one to a 0-based YAML line gives the 1-based line of the file.
+    """
+    opening = frontmatter.YAMLHandler.FM_BOUNDARY.search(text)
+    return text.count("\n", 0, opening.end()) if opening else 0
+
+
+def _key_line(text: str, key: str) -> int | None:
+    """Return the 1-based file line of the top-level front-matter key `key`, or None."""
+    try:
+        _, yaml_text, _ = frontmatter.YAMLHandler.FM_BOUNDARY.split(text, 2)
+        root = yaml.compose(yaml_text, Loader=yaml.SafeLoader)
+    except (ValueError, yaml.YAMLError):
+        return None
+    if not isinstance(root, yaml.MappingNode):
+        return None
+    for key_node, _ in root.value:
+        if key_node.value == key:
+            return _front_matter_offset(text) + key_node.start_mark.line + 1
+    return None
+
+
+def _field_line(path: Path, location: str | None) -> int | None:
+    """Return the file line of the top-level key of a dotted field path such as `kinds.0`."""
+    if not location:
+        return None
+    return _key_line(path.read_text(encoding="utf-8"), location.split(".")[0])
 
 
 def read_document(path: Path, root: Path, brand: str) -> KnowledgeDocument:
@@ -132,7 +196,8 @@ def read_document(path: Path, root: Path, brand: str) -> KnowledgeDocument:
         meta = DocumentMeta.model_validate(metadata)
     except ValidationError as exc:
         location, message = validation_details(exc)
-        raise InvalidKnowledgeDocument(path, location, message) from exc
+        line = _field_line(path, location)
+        raise InvalidKnowledgeDocument(path, location, message, line=line) from exc
     extra = {key: value for key, value in metadata.items() if key not in META_KEYS}
     relative = path.relative_to(root).as_posix()
     return KnowledgeDocument(path, relative, brand, meta, extra, body)

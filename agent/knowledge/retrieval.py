@@ -61,9 +61,12 @@ def retrieve_guidelines(
     """Return the guideline chunks for drafting one message, best score first.
 
     Each step of the kind's recipe contributes up to `k` chunks, filtered to documents that
-    serve `kind`. The product-guide step shares its `k` among the purchased families, with
-    at least one chunk each, and is skipped when `families` is empty. Chunks found by
-    several steps appear once.
+    serve `kind` and picked by the store's search: maximal marginal relevance among the
+    nearest chunks, keeping only those that score at least `store.min_score`. A step whose
+    chunks all score lower contributes nothing, so the result may be empty. The
+    product-guide step shares its `k` among the purchased families, asking for at least one
+    chunk each, and is skipped when `families` is empty. Chunks found by several steps
+    appear once.
     """
     found: dict[str, RetrievedChunk] = {}
     for step in recipe_for(kind):
@@ -74,6 +77,12 @@ def retrieve_guidelines(
             if existing is None or chunk.score > existing.score:
                 found[chunk.chunk_id] = chunk
     chunks = sorted(found.values(), key=lambda chunk: (-chunk.score, chunk.chunk_id))
+    if not chunks:
+        logger.warning(
+            "no guideline chunk of brand %s passed the relevance threshold for %s",
+            brand,
+            kind.value,
+        )
     logger.debug("retrieved %s chunks for %s/%s", len(chunks), brand, kind.value)
     return chunks
 
@@ -90,14 +99,37 @@ def _run_step(
 ) -> list[RetrievedChunk]:
     doc_types = list(step.doc_types)
     if not step.per_family:
-        return store.search(query, brand=brand, kind=kind, doc_types=doc_types, k=k)
+        chunks = store.search(query, brand=brand, kind=kind, doc_types=doc_types, k=k)
+        _log_if_empty(chunks, brand=brand, kind=kind, doc_types=doc_types)
+        return chunks
     unique = list(dict.fromkeys(families))
     if not unique:
         return []
     per_family = max(1, k // len(unique))
-    chunks: list[RetrievedChunk] = []
+    chunks = []
     for family in unique:
-        chunks += store.search(
+        found = store.search(
             query, brand=brand, kind=kind, doc_types=doc_types, families=[family], k=per_family
         )
+        _log_if_empty(found, brand=brand, kind=kind, doc_types=doc_types, family=family)
+        chunks += found
     return chunks
+
+
+def _log_if_empty(
+    chunks: list[RetrievedChunk],
+    *,
+    brand: str,
+    kind: MessageKind,
+    doc_types: list[str],
+    family: str | None = None,
+) -> None:
+    if chunks:
+        return
+    logger.info(
+        "no %s chunk of brand %s%s passed the relevance threshold for %s",
+        "/".join(doc_types),
+        brand,
+        f", family {family}," if family else "",
+        kind.value,
+    )

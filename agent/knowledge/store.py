@@ -2,7 +2,10 @@
 
 All brands share one collection, `aftercare-kb`, in cosine space. Each chunk's metadata
 names its brand, document and type, and carries one boolean key per message kind it serves
-(`kind_winback: true`), so a filter on one kind is a plain equality test.
+(`kind_winback: true`), so a filter on one kind is a plain equality test. The document's
+topics are a list (`topics: ["delivery", "returns"]`), matched with Chroma's `$contains`.
+The collection metadata records the embedding model and, per brand, the time of the last
+ingest.
 """
 
 from __future__ import annotations
@@ -12,12 +15,14 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import chromadb
 import httpx
+import numpy as np
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 from chromadb.api.shared_system_client import SharedSystemClient
@@ -26,15 +31,25 @@ from pydantic import BaseModel, Field
 
 from agent.config import Settings
 from agent.domain import MessageKind, Source
+from agent.knowledge.documents import normalise_topic
 from agent.knowledge.embeddings import ChromaOnnxEmbeddingFunction, OnnxEmbedder, default_embedder
 
 logger = logging.getLogger(__name__)
 
 COLLECTION_NAME = "aftercare-kb"
 # Version of the chunk metadata layout. Changing it requires `aftercare kb ingest --rebuild`.
-INDEX_SCHEMA = 1
+# Version 2 stores `topics` as a list instead of one comma-separated string.
+INDEX_SCHEMA = 2
 REBUILD_HINT = "run `aftercare kb ingest --rebuild`"
 UPSERT_BATCH = 256
+# Rows read per request when scanning the whole collection.
+SCAN_BATCH = 1000
+# Maximal marginal relevance picks `k` chunks from `MMR_FETCH_FACTOR * k` nearest candidates.
+MMR_FETCH_FACTOR = 4
+DEFAULT_MIN_SCORE: float = Settings.model_fields["retrieval_min_score"].default
+DEFAULT_MMR_LAMBDA: float = Settings.model_fields["retrieval_mmr_lambda"].default
+# Collection metadata key prefix for the time of a brand's last ingest, as ISO 8601 in UTC.
+INGESTED_AT_PREFIX = "ingested_at:"
 # Files that a Chroma PersistentClient creates in its folder. Rebuilding an unreadable index
 # deletes only these and the segment folders named by UUID.
 _CHROMA_FILES = (
@@ -44,7 +59,7 @@ _CHROMA_FILES = (
     "chroma.sqlite3-journal",
 )
 
-MetadataValue = str | int | float | bool
+MetadataValue = str | int | float | bool | list[str]
 
 
 class KnowledgeStoreError(RuntimeError):
@@ -136,8 +151,13 @@ def build_where(
     kind: MessageKind | None = None,
     doc_types: list[str] | None = None,
     families: list[str] | None = None,
+    topics: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Compose a Chroma `where` filter; several conditions are joined with `$and`."""
+    """Compose a Chroma `where` filter; several conditions are joined with `$and`.
+
+    A chunk matches `doc_types`, `families` or `topics` when it has any of the listed values.
+    Topics are compared in their normalised form (see `normalise_topic`).
+    """
     conditions: list[dict[str, Any]] = [{"brand": brand}]
     if kind is not None:
         conditions.append({kind_key(kind): True})
@@ -145,19 +165,59 @@ def build_where(
         conditions.append({"doc_type": {"$in": list(doc_types)}})
     if families is not None:
         conditions.append({"family_id": {"$in": list(families)}})
+    if topics is not None:
+        conditions.append(_topics_condition(topics))
     return conditions[0] if len(conditions) == 1 else {"$and": conditions}
 
 
+def _topics_condition(topics: list[str]) -> dict[str, Any]:
+    keys = list(dict.fromkeys(normalise_topic(topic) for topic in topics))
+    matches: list[dict[str, Any]] = [{"topics": {"$contains": key}} for key in keys]
+    return matches[0] if len(matches) == 1 else {"$or": matches}
+
+
+class BrandStats(BaseModel):
+    brand: str
+    documents: int
+    chunks: int
+    last_ingest: datetime | None = Field(
+        default=None, description="When `aftercare kb ingest` last ran for the brand, in UTC."
+    )
+
+
+class IndexStats(BaseModel):
+    location: str
+    collection: str
+    embedding_model: str
+    embedding_dimension: int
+    index_schema: int
+    chunks: int
+    brands: list[BrandStats]
+
+
 class KnowledgeStore:
-    """Search and maintenance over the knowledge-base collection. Close it when done."""
+    """Search and maintenance over the knowledge-base collection. Close it when done.
+
+    `min_score` and `mmr_lambda` are the defaults of `search`, normally taken from the
+    settings `retrieval_min_score` and `retrieval_mmr_lambda`.
+    """
 
     def __init__(
-        self, client: ClientAPI, collection: Collection, location: str, embedder: OnnxEmbedder
+        self,
+        client: ClientAPI,
+        collection: Collection,
+        location: str,
+        embedder: OnnxEmbedder,
+        *,
+        min_score: float = DEFAULT_MIN_SCORE,
+        mmr_lambda: float = DEFAULT_MMR_LAMBDA,
     ) -> None:
         self._client = client
         self._collection = collection
         self.location = location
         self.embedder = embedder
+        self.min_score = min_score
+        self.mmr_lambda = mmr_lambda
 
     def __enter__(self) -> KnowledgeStore:
         return self
@@ -176,30 +236,62 @@ class KnowledgeStore:
         kind: MessageKind | None = None,
         doc_types: list[str] | None = None,
         families: list[str] | None = None,
+        topics: list[str] | None = None,
         k: int = 4,
+        mmr: bool = True,
+        min_score: float | None = None,
     ) -> list[RetrievedChunk]:
-        """Return up to `k` chunks of `brand` most similar to `query`, best first.
+        """Return up to `k` chunks of `brand` similar to `query`, best score first.
 
-        An empty `doc_types` or `families` list matches nothing. Raises
+        Only chunks whose cosine similarity is at least `min_score` (the store's `min_score`
+        when None) are returned, so the result may be shorter than `k` or empty. With `mmr`,
+        the chunks are picked by maximal marginal relevance among the `MMR_FETCH_FACTOR * k`
+        nearest ones, so near-duplicates give way to chunks that add something new.
+
+        An empty `doc_types`, `families` or `topics` list matches nothing. Raises
         KnowledgeBaseNotIngested when the brand has no chunks at all.
         """
-        if not query.strip():
-            raise ValueError("the search query is empty; pass the text to search for")
-        if k < 1:
-            raise ValueError(f"k must be at least 1, got {k!r}")
-        if doc_types == [] or families == []:
+        _check_search(query, k)
+        if doc_types == [] or families == [] or topics == []:
             return self._checked_empty(brand)
 
-        where = build_where(brand=brand, kind=kind, doc_types=doc_types, families=families)
+        where = build_where(
+            brand=brand, kind=kind, doc_types=doc_types, families=families, topics=topics
+        )
+        vector = np.asarray(self.embedder.embed([query])[0], dtype=np.float32)
+        candidates = self._nearest(vector, where, k * MMR_FETCH_FACTOR if mmr else k, mmr)
+        if not candidates:
+            return self._checked_empty(brand)
+
+        threshold = self.min_score if min_score is None else min_score
+        passing = [candidate for candidate in candidates if candidate[0].score >= threshold]
+        if not passing:
+            logger.debug("no chunk of brand %s scored at least %.2f", brand, threshold)
+            return []
+        chosen = self._diversify(vector, passing, k) if mmr else [c for c, _ in passing[:k]]
+        return sorted(chosen, key=lambda chunk: (-chunk.score, chunk.chunk_id))
+
+    def _diversify(
+        self, vector: np.ndarray, candidates: list[tuple[RetrievedChunk, np.ndarray | None]], k: int
+    ) -> list[RetrievedChunk]:
+        vectors = np.stack([candidate_vector for _, candidate_vector in candidates])
+        order = mmr_select(vector, vectors, k, self.mmr_lambda)
+        return [candidates[index][0] for index in order]
+
+    def _nearest(
+        self, vector: np.ndarray, where: dict[str, Any], n_results: int, with_embeddings: bool
+    ) -> list[tuple[RetrievedChunk, np.ndarray | None]]:
+        include: list[str] = ["documents", "metadatas", "distances"]
+        if with_embeddings:
+            include.append("embeddings")
         with self._errors():
             result = self._collection.query(
-                query_texts=[query],
-                n_results=k,
+                query_embeddings=[vector],
+                n_results=n_results,
                 where=where,
-                include=["documents", "metadatas", "distances"],
+                include=include,
             )
-        chunks = _chunks_from(result)
-        return chunks if chunks else self._checked_empty(brand)
+        return _candidates_from(result)
 
     def _checked_empty(self, brand: str) -> list[RetrievedChunk]:
         if self.count(brand) == 0:
@@ -240,34 +332,133 @@ class KnowledgeStore:
         with self._errors():
             self._collection.delete(ids=ids)
 
+    def record_ingest(self, brands: list[str], at: datetime) -> None:
+        """Store `at` as the time of the last ingest of each of `brands`."""
+        metadata = dict(self._collection.metadata or {})
+        metadata.update({INGESTED_AT_PREFIX + brand: at.isoformat() for brand in brands})
+        with self._errors():
+            self._collection.modify(metadata=metadata)
+
+    def stats(self) -> IndexStats:
+        """Count the documents and chunks of every brand in the index."""
+        documents: dict[str, set[str]] = {}
+        chunks: dict[str, int] = {}
+        for metadata in self._scan_metadata():
+            brand = str(metadata.get("brand", ""))
+            documents.setdefault(brand, set()).add(str(metadata.get("doc_id", "")))
+            chunks[brand] = chunks.get(brand, 0) + 1
+        metadata = dict(self._collection.metadata or {})
+        ingested = _ingest_times(metadata)
+        brands = [
+            BrandStats(
+                brand=brand,
+                documents=len(documents.get(brand, ())),
+                chunks=chunks.get(brand, 0),
+                last_ingest=ingested.get(brand),
+            )
+            for brand in sorted(set(documents) | set(ingested))
+        ]
+        return IndexStats(
+            location=self.location,
+            collection=COLLECTION_NAME,
+            embedding_model=str(metadata.get("embedding_model", "unknown")),
+            embedding_dimension=int(metadata.get("embedding_dimension", 0)),
+            index_schema=int(metadata.get("index_schema", 0)),
+            chunks=sum(chunks.values()),
+            brands=brands,
+        )
+
+    def _scan_metadata(self) -> Iterator[dict[str, MetadataValue]]:
+        offset = 0
+        while True:
+            with self._errors():
+                page = self._collection.get(include=["metadatas"], limit=SCAN_BATCH, offset=offset)
+            metadatas = page["metadatas"] or []
+            for metadata in metadatas:
+                yield dict(metadata or {})
+            if len(metadatas) < SCAN_BATCH:
+                return
+            offset += SCAN_BATCH
+
     @contextmanager
     def _errors(self) -> Iterator[None]:
         with translate_errors(self.location, remote=_is_url(self.location)):
             yield
 
 
-def _chunks_from(result: Any) -> list[RetrievedChunk]:
+def _check_search(query: str, k: int) -> None:
+    if not query.strip():
+        raise ValueError("the search query is empty; pass the text to search for")
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k!r}")
+
+
+def _ingest_times(metadata: dict[str, Any]) -> dict[str, datetime]:
+    times = {}
+    for key, value in metadata.items():
+        if key.startswith(INGESTED_AT_PREFIX) and isinstance(value, str):
+            try:
+                times[key.removeprefix(INGESTED_AT_PREFIX)] = datetime.fromisoformat(value)
+            except ValueError:
+                logger.warning("ignoring the unreadable ingest time %r of key %s", value, key)
+    return times
+
+
+def mmr_select(query: np.ndarray, candidates: np.ndarray, k: int, lambda_mult: float) -> list[int]:
+    """Return the row indices of up to `k` candidates in maximal marginal relevance order.
+
+    Each step picks the candidate that maximises
+    `lambda_mult * sim(query, c) - (1 - lambda_mult) * max(sim(c, s) for s already picked)`,
+    with cosine similarity. Ties go to the lower index, that is the nearer candidate.
+    """
+    vectors = _unit_rows(np.atleast_2d(np.asarray(candidates, dtype=np.float32)))
+    target = _unit_rows(np.atleast_2d(np.asarray(query, dtype=np.float32)))[0]
+    relevance = vectors @ target
+    similarity = vectors @ vectors.T
+    chosen = [int(np.argmax(relevance))]
+    redundancy = similarity[chosen[0]].copy()
+    while len(chosen) < min(k, len(vectors)):
+        scores = lambda_mult * relevance - (1.0 - lambda_mult) * redundancy
+        scores[chosen] = -np.inf
+        best = int(np.argmax(scores))
+        chosen.append(best)
+        redundancy = np.maximum(redundancy, similarity[best])
+    return chosen
+
+
+def _unit_rows(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.clip(norms, 1e-12, None)
+
+
+def _candidates_from(result: Any) -> list[tuple[RetrievedChunk, np.ndarray | None]]:
+    """Turn one query's result into (chunk, embedding) pairs, nearest first."""
     ids = result["ids"][0] if result["ids"] else []
     documents = result["documents"][0] if result["documents"] else []
     metadatas = result["metadatas"][0] if result["metadatas"] else []
     distances = result["distances"][0] if result["distances"] else []
-    chunks = []
-    for chunk_id, text, metadata, distance in zip(
-        ids, documents, metadatas, distances, strict=True
+    embeddings = result.get("embeddings")
+    vectors = list(embeddings[0]) if embeddings is not None and len(embeddings) else []
+    vectors += [None] * (len(ids) - len(vectors))
+    candidates = []
+    for chunk_id, text, metadata, distance, vector in zip(
+        ids, documents, metadatas, distances, vectors, strict=True
     ):
-        meta = dict(metadata or {})
-        chunks.append(
-            RetrievedChunk(
-                doc_id=str(meta.get("doc_id", "")),
-                chunk_id=chunk_id,
-                title=str(meta.get("title", "")),
-                doc_type=str(meta.get("doc_type", "")),
-                text=text or "",
-                score=1.0 - float(distance),
-                metadata=meta,
-            )
-        )
-    return sorted(chunks, key=lambda chunk: chunk.score, reverse=True)
+        chunk = _chunk(chunk_id, text, dict(metadata or {}), 1.0 - float(distance))
+        candidates.append((chunk, None if vector is None else np.asarray(vector, np.float32)))
+    return sorted(candidates, key=lambda candidate: candidate[0].score, reverse=True)
+
+
+def _chunk(chunk_id: str, text: str | None, meta: dict[str, Any], score: float) -> RetrievedChunk:
+    return RetrievedChunk(
+        doc_id=str(meta.get("doc_id", "")),
+        chunk_id=chunk_id,
+        title=str(meta.get("title", "")),
+        doc_type=str(meta.get("doc_type", "")),
+        text=text or "",
+        score=score,
+        metadata=meta,
+    )
 
 
 # --- connecting -----------------------------------------------------------------------
@@ -407,7 +598,7 @@ def open_store(settings: Settings, *, embedder: OnnxEmbedder | None = None) -> K
     except BaseException:
         client.close()
         raise
-    return KnowledgeStore(client, collection, location, embedder)
+    return _store(settings, client, collection, location, embedder)
 
 
 def open_or_create_store(
@@ -422,7 +613,24 @@ def open_or_create_store(
     except BaseException:
         client.close()
         raise
-    return KnowledgeStore(client, collection, location, embedder)
+    return _store(settings, client, collection, location, embedder)
+
+
+def _store(
+    settings: Settings,
+    client: ClientAPI,
+    collection: Collection,
+    location: str,
+    embedder: OnnxEmbedder,
+) -> KnowledgeStore:
+    return KnowledgeStore(
+        client,
+        collection,
+        location,
+        embedder,
+        min_score=settings.retrieval_min_score,
+        mmr_lambda=settings.retrieval_mmr_lambda,
+    )
 
 
 def _get_or_create(client: ClientAPI, location: str, embedder: OnnxEmbedder) -> Collection:

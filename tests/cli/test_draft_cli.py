@@ -85,3 +85,25 @@ def test_draft_without_ingest_names_command(tmp_path, monkeypatch, prepared_data
     get_settings.cache_clear()
     assert result.exit_code == 2
     assert "aftercare kb ingest" in result.output
+
+
+def test_draft_corrupt_index_names_rebuild(tmp_path, monkeypatch, prepared_data_dir) -> None:
+    from agent.config import get_settings
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    with (
+        sqlite3.connect(prepared_data_dir / "aftercare.db") as source,
+        sqlite3.connect(broken / "aftercare.db") as target,
+    ):
+        source.backup(target)
+    (broken / "chroma").mkdir()
+    (broken / "chroma" / "chroma.sqlite3").write_bytes(b"not a database" * 100)
+    monkeypatch.setenv("AFTERCARE_DATA_DIR", str(broken))
+    get_settings.cache_clear()
+    result = runner.invoke(
+        app, ["draft", "--customer", "12680", "--kind", "order_followup", "--channel", "email"]
+    )
+    get_settings.cache_clear()
+    assert result.exit_code == 2
+    assert "aftercare kb ingest --rebuild" in result.output

@@ -83,7 +83,7 @@ def test_load_delivered_order(write_csv: CsvWriter, engine: Engine, brand: Brand
 
     assert order.status == OrderStatus.DELIVERED
     assert order.placed_at == datetime(2011, 12, 1, 10, 0, tzinfo=UTC)
-    assert order.delivered_at == datetime(2011, 12, 4, 10, 0, tzinfo=UTC)
+    assert order.delivered_at == datetime(2011, 12, 6, 18, 0, tzinfo=UTC)
     assert order.delivery_estimated is True
 
 
@@ -100,12 +100,13 @@ def test_load_shipped_order(write_csv: CsvWriter, engine: Engine, brand: BrandPr
 def test_load_delivered_exactly_at_as_of(
     write_csv: CsvWriter, engine: Engine, brand: BrandProfile
 ) -> None:
-    store = _store(write_csv, engine, [row(date="2011-12-06 12:00:00")])
+    store = _store(write_csv, engine, [row(date="2011-12-01 10:00:00")])
+    expected = datetime(2011, 12, 6, 18, 0, tzinfo=UTC)
 
-    order = store.load("17850", as_of=AS_OF, brand=brand).orders[0]
+    order = store.load("17850", as_of=expected, brand=brand).orders[0]
 
     assert order.status == OrderStatus.DELIVERED
-    assert order.delivered_at == AS_OF
+    assert order.delivered_at == expected
 
 
 def test_load_uses_brand_delivery_days(
@@ -117,7 +118,7 @@ def test_load_uses_brand_delivery_days(
     order = store.load("17850", as_of=AS_OF, brand=quick).orders[0]
 
     assert order.status == OrderStatus.DELIVERED
-    assert order.delivered_at == datetime(2011, 12, 8, 10, 0, tzinfo=UTC)
+    assert order.delivered_at == datetime(2011, 12, 8, 18, 0, tzinfo=UTC)
 
 
 def test_load_cancelled_order(write_csv: CsvWriter, engine: Engine, brand: BrandProfile) -> None:

@@ -131,3 +131,19 @@ def test_inline_context_with_consent_drafts_sms(services) -> None:
     )
     draft = Drafter(built).draft(request)
     assert "Reply STOP to opt out" in draft.text
+
+
+class EmptyKnowledge:
+    """A knowledge store that finds nothing relevant."""
+
+    def search(self, *args, **kwargs) -> list:
+        return []
+
+
+def test_no_guidelines_needs_review(prepared_settings) -> None:
+    built = Services(
+        prepared_settings, provider=ScriptedProvider([GOOD]), knowledge=EmptyKnowledge()
+    )
+    draft = Drafter(built).draft(recent_request(built))
+    assert draft.status == DraftStatus.NEEDS_REVIEW
+    assert "retrieval.no_guidelines" in {f.check_id for f in draft.findings}

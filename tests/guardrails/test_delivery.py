@@ -26,3 +26,17 @@ def test_matching_claim_passes() -> None:
 def test_neutral_copy_passes() -> None:
     fields = make_fields(subject="Your order", body="Thank you for shopping with us.")
     assert check_delivery_status(make_input(fields=fields)) == []
+
+
+ESTIMATED = make_context(orders=[make_order(delivery_estimated=True)])
+
+
+def test_firm_arrival_blocked_for_estimate() -> None:
+    fields = make_fields(subject="Your order has arrived")
+    findings = check_delivery_status(make_input(context=ESTIMATED, fields=fields))
+    assert findings[0].span == "has arrived"
+
+
+def test_hedged_arrival_passes_for_estimate() -> None:
+    fields = make_fields(body="Thank you for your order. We hope everything arrived safely.")
+    assert check_delivery_status(make_input(context=ESTIMATED, fields=fields)) == []

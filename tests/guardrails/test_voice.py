@@ -9,6 +9,7 @@ from agent.guardrails.voice import (
     SUBJECT_MAX_CHARS,
     check_banned_phrases,
     check_length,
+    check_repetition,
 )
 from tests.guardrails.factories import make_brand, make_fields, make_input
 
@@ -116,3 +117,18 @@ def test_length_skips_missing_fields() -> None:
 def test_length_message_reads_field_label() -> None:
     findings = check_length(make_input(fields=make_fields(call_to_action="x" * 31)))
     assert findings[0].message.startswith("The call to action is 31 characters")
+
+
+def test_repetition_blocks_repeated_run() -> None:
+    body = (
+        "We hope it is helping others find what they need. "
+        "A few words would help others find what they need."
+    )
+    findings = check_repetition(make_input(fields=make_fields(body=body)))
+    assert [f.check_id for f in findings] == ["voice.repetition"]
+    assert findings[0].span == "others find what they"
+
+
+def test_repetition_allows_short_repeats() -> None:
+    body = "Thank you for your order. We hope your order arrived safely."
+    assert check_repetition(make_input(fields=make_fields(body=body))) == []

@@ -38,7 +38,7 @@ def replace_in(path: Path, old: str, new: str) -> None:
 
 
 def test_list_brands_finds_demo_brand() -> None:
-    assert list_brands(KB_DIR) == [BRAND]
+    assert BRAND in list_brands(KB_DIR)
 
 
 def test_list_brands_empty_folder(tmp_path: Path) -> None:

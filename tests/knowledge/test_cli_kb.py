@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
+from filelock import FileLock
 from typer.testing import CliRunner
 
 from agent.cli.app import app
@@ -57,7 +58,8 @@ def test_ingest_text_summary(cli_ingested: tuple[Path, Path, Result]) -> None:
     result = run_cli(["ingest"], data_dir, kb_dir)
     assert result.exit_code == 0, result.output
     assert f"Ingested {len(SMALL_KB_FILES)} documents" in result.stdout
-    assert "0 embedded" in result.stdout
+    assert "embedded:  0 documents, 0 chunks" in result.stdout
+    assert f"unchanged: {len(SMALL_KB_FILES)} documents" in result.stdout
 
 
 def test_search_prints_table(cli_ingested: tuple[Path, Path, Result]) -> None:
@@ -150,3 +152,42 @@ def test_ingest_invalid_chroma_url_fails(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "AFTERCARE_CHROMA_URL" in result.stderr
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("create_folder", "expected"),
+    [(True, "contains no Markdown documents"), (False, "'empty-shop' not found")],
+)
+def test_ingest_brand_without_documents_fails(
+    tmp_path: Path, create_folder: bool, expected: str
+) -> None:
+    kb_dir = copy_small_kb(tmp_path / "kb")
+    if create_folder:
+        (kb_dir / "empty-shop").mkdir()
+    result = run_cli(["ingest", "--brand", "empty-shop"], tmp_path / "var", kb_dir)
+    message = " ".join(result.stderr.split())
+    assert result.exit_code == 2
+    assert "'empty-shop'" in message
+    assert expected in message
+    assert "Traceback" not in result.output
+
+
+def test_ingest_summary_lists_skipped_document(tmp_path: Path) -> None:
+    kb_dir = copy_small_kb(tmp_path / "kb")
+    (kb_dir / BRAND / "notes.md").write_text(
+        "---\ndoc_id: notes\ntitle: Notes\ndoc_type: policy\nkinds: all\n---\n", "utf-8"
+    )
+    result = run_cli(["ingest"], tmp_path / "var", kb_dir)
+    assert result.exit_code == 0, result.output
+    assert f"skipped:   1 documents without body text: {BRAND}/notes.md" in result.stdout
+
+
+def test_ingest_while_locked_fails(tmp_path: Path) -> None:
+    kb_dir = copy_small_kb(tmp_path / "kb")
+    lock_path = (tmp_path / "var" / "chroma.ingest.lock").resolve()
+    lock_path.parent.mkdir(parents=True)
+    with FileLock(lock_path, timeout=0):
+        result = run_cli(["ingest", "--lock-timeout", "0.1"], tmp_path / "var", kb_dir)
+    assert result.exit_code == 2
+    assert "another ingest is running" in " ".join(result.stderr.split())
+    assert str(lock_path) in "".join(result.stderr.split())

@@ -18,6 +18,9 @@ from agent.knowledge.store import (
 )
 from tests.knowledge.conftest import BRAND
 
+# The query the drafting pipeline builds for a review request, without the families.
+REVIEW_PURPOSE = "ask the customer to review what they bought, with no reward for the review"
+
 
 @pytest.fixture
 def store(ingested: Settings, index_embedder: OnnxEmbedder) -> Iterator[KnowledgeStore]:
@@ -53,7 +56,12 @@ def test_usage_tip_without_families_gets_voice_only(store: KnowledgeStore) -> No
 def test_each_purchased_family_gets_a_guide(store: KnowledgeStore) -> None:
     families = ["bags-and-storage", "toys-and-games", "kitchen-and-baking"]
     chunks = retrieve_guidelines(
-        store, brand=BRAND, kind=MessageKind.REVIEW_REQUEST, families=families, query="review", k=2
+        store,
+        brand=BRAND,
+        kind=MessageKind.REVIEW_REQUEST,
+        families=families,
+        query=f"{REVIEW_PURPOSE} {' '.join(families)}",
+        k=2,
     )
     guides = {c.metadata["family_id"] for c in chunks if c.doc_type == "product_guide"}
     assert guides == set(families)

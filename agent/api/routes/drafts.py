@@ -14,7 +14,7 @@ from agent.drafting.kinds import UnsupportedKind
 from agent.drafting.pipeline import Drafter, Ineligible
 from agent.drafting.services import Services
 from agent.knowledge.brand import BrandNotFound
-from agent.knowledge.store import KnowledgeBaseNotIngested
+from agent.knowledge.store import KnowledgeStoreError
 from agent.review.store import DraftNotFound
 
 log = logging.getLogger(__name__)
@@ -32,8 +32,8 @@ def create_draft(request: DraftRequest, drafter: Annotated[Drafter, Depends(get_
     except Ineligible as error:
         detail = {"check_id": error.finding.check_id, "message": error.finding.message}
         raise HTTPException(status.HTTP_409_CONFLICT, detail) from error
-    except KnowledgeBaseNotIngested as error:
-        log.error("draft request failed: %s", error)
+    except KnowledgeStoreError as error:
+        log.error("draft request failed because the knowledge base is unusable: %s", error)
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(error)) from error
 
 
