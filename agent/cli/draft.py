@@ -19,7 +19,7 @@ from agent.drafting.pipeline import Drafter, Ineligible
 from agent.drafting.services import Services
 from agent.guardrails.sms import count_sms
 from agent.knowledge.brand import BrandNotFound
-from agent.knowledge.store import KnowledgeStoreError
+from agent.knowledge.errors import KnowledgeStoreError
 from agent.review.store import DraftNotFound
 
 drafts_app = typer.Typer(help="Read stored drafts.", no_args_is_help=True)

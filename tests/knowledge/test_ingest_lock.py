@@ -11,8 +11,9 @@ from filelock import FileLock
 
 from agent.config import Settings
 from agent.knowledge.embeddings import OnnxEmbedder
+from agent.knowledge.errors import KnowledgeBaseCorrupt
 from agent.knowledge.ingest import IngestLocked, IngestReport, ingest, ingest_lock_path
-from agent.knowledge.store import KnowledgeBaseCorrupt, open_store
+from agent.knowledge.store import open_store
 from tests.knowledge.conftest import BRAND, make_settings
 
 # Seconds a test waits for the other thread before it fails; never a timing assertion.

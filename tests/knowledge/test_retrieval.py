@@ -9,13 +9,9 @@ import pytest
 from agent.config import Settings
 from agent.domain import MessageKind
 from agent.knowledge.embeddings import OnnxEmbedder
+from agent.knowledge.errors import KnowledgeBaseNotIngested
 from agent.knowledge.retrieval import recipe_for, retrieve_guidelines
-from agent.knowledge.store import (
-    KnowledgeBaseNotIngested,
-    KnowledgeStore,
-    RetrievedChunk,
-    open_store,
-)
+from agent.knowledge.store import KnowledgeStore, RetrievedChunk, open_store
 from tests.knowledge.conftest import BRAND
 
 # The query the drafting pipeline builds for a review request, without the families.

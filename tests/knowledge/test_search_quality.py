@@ -12,14 +12,10 @@ from agent.config import Settings
 from agent.domain import MessageKind
 from agent.knowledge.embeddings import OnnxEmbedder
 from agent.knowledge.ingest import ingest
+from agent.knowledge.metadata import build_where
+from agent.knowledge.mmr import mmr_select
 from agent.knowledge.retrieval import retrieve_guidelines
-from agent.knowledge.store import (
-    DEFAULT_MIN_SCORE,
-    KnowledgeStore,
-    build_where,
-    mmr_select,
-    open_store,
-)
+from agent.knowledge.store import DEFAULT_MIN_SCORE, KnowledgeStore, open_store
 from tests.knowledge.conftest import BRAND, make_settings
 
 OFF_TOPIC = "quantum chromodynamics lattice simulation"

@@ -6,9 +6,11 @@ import json
 from datetime import UTC, datetime
 
 from agent.config import Settings
+from agent.knowledge.connection import COLLECTION_NAME
 from agent.knowledge.embeddings import DIMENSION, MODEL_NAME, OnnxEmbedder
 from agent.knowledge.ingest import IngestReport, ingest
-from agent.knowledge.store import COLLECTION_NAME, INDEX_SCHEMA, open_store
+from agent.knowledge.metadata import INDEX_SCHEMA
+from agent.knowledge.store import open_store
 from tests.knowledge.conftest import BRAND, SMALL_KB_FILES
 from tests.knowledge.test_cli_kb import run_cli
 

@@ -11,19 +11,18 @@ import pytest
 
 from agent.config import Settings
 from agent.domain import MessageKind, Source
+from agent.knowledge.connection import COLLECTION_NAME
 from agent.knowledge.embeddings import OnnxEmbedder
-from agent.knowledge.ingest import IngestReport, ingest
-from agent.knowledge.store import (
-    COLLECTION_NAME,
+from agent.knowledge.errors import (
     EmbeddingModelMismatch,
     InvalidChromaUrl,
     KnowledgeBaseCorrupt,
     KnowledgeBaseNotIngested,
-    KnowledgeStore,
     KnowledgeStoreUnavailable,
-    build_where,
-    open_store,
 )
+from agent.knowledge.ingest import IngestReport, ingest
+from agent.knowledge.metadata import build_where
+from agent.knowledge.store import KnowledgeStore, open_store
 from tests.knowledge.conftest import BRAND, copy_small_kb, make_settings
 
 WINBACK_DOCS = {"brand", "voice", "incentives", "compliance", "approved-copy"}

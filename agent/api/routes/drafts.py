@@ -14,7 +14,7 @@ from agent.drafting.kinds import UnsupportedKind
 from agent.drafting.pipeline import Drafter, Ineligible
 from agent.drafting.services import Services
 from agent.knowledge.brand import BrandNotFound
-from agent.knowledge.store import KnowledgeStoreError
+from agent.knowledge.errors import KnowledgeStoreError
 from agent.review.store import DraftNotFound
 
 log = logging.getLogger(__name__)
