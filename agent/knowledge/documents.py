@@ -54,6 +54,7 @@ class DocumentMeta(BaseModel):
     doc_type: DocType
     kinds: list[MessageKind] | Literal["all"]
     topics: list[str] = Field(default_factory=list)
+    locale: str | None = Field(default=None, description="BCP 47 tag; the brand's when empty.")
 
     @field_validator("topics")
     @classmethod

@@ -208,7 +208,9 @@ def ingest_lock(settings: Settings, timeout: float = LOCK_TIMEOUT_S) -> Iterator
 def prepare_brand(settings: Settings, brand: str) -> PreparedBrand:
     """Read, validate and split every document of `brand`; log and skip empty documents."""
     documents = read_documents(brand_dir(settings.kb_dir, brand), brand)
-    assemble_brand(brand, documents)  # validates the brand fields before anything is written
+    profile = assemble_brand(brand, documents)  # validates the brand before anything is written
+    for document in documents:
+        document.meta.locale = document.meta.locale or profile.locale
     chunks: list[Chunk] = []
     skipped: list[str] = []
     for document in documents:
@@ -330,6 +332,8 @@ def document_metadata(document: KnowledgeDocument) -> dict[str, MetadataValue]:
         "source": document.relative_path,
         "doc_hash": _document_hash(document),
     }
+    if meta.locale:
+        metadata["locale"] = meta.locale
     metadata.update({kind_key(kind): True for kind in kinds})
     topics = meta.topic_keys()
     if topics:

@@ -14,8 +14,9 @@ from agent.domain import MessageKind
 from agent.knowledge.documents import normalise_topic
 
 # Version of the chunk metadata layout. Changing it requires `aftercare kb ingest --rebuild`.
-# Version 2 stores `topics` as a list instead of one comma-separated string.
-INDEX_SCHEMA = 2
+# Version 2 stores `topics` as a list instead of one comma-separated string; version 3 adds
+# each chunk's `locale`.
+INDEX_SCHEMA = 3
 
 MetadataValue = str | int | float | bool | list[str]
 

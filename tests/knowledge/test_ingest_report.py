@@ -175,3 +175,12 @@ def test_empty_brand_folder_leaves_no_index(
     with pytest.raises(BrandFolderEmpty):
         ingest(small_kb, brand="empty-shop", embedder=index_embedder)
     assert not small_kb.resolved_chroma_path.exists()
+
+
+def test_chunks_carry_brand_locale() -> None:
+    from agent.config import Settings
+    from agent.knowledge.ingest import prepare_brand
+
+    prepared = prepare_brand(Settings(), "hearth-and-holly")
+    locales = {chunk.metadata.get("locale") for chunk in prepared.chunks}
+    assert locales == {"en-GB"}
