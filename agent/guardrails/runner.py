@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agent.domain import Finding
-from agent.guardrails import compliance, delivery, grounding, offers, sms, voice
+from agent.guardrails import compliance, content, delivery, grounding, offers, sms, voice
 from agent.guardrails.base import Check, CheckInput
 
 # Every check, in the order its findings are reported. Each check returns [] for the kinds
@@ -24,6 +24,7 @@ ALL_CHECKS: list[Check] = [
     voice.check_banned_phrases,
     voice.check_length,
     voice.check_repetition,
+    content.check_purpose,
     sms.check_segments,
     sms.check_encoding,
 ]

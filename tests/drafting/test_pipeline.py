@@ -120,7 +120,8 @@ def test_sms_marketing_without_consent_is_ineligible(services) -> None:
 
 
 def test_inline_context_with_consent_drafts_sms(services) -> None:
-    built = services([json.dumps({"body": "We hope you are enjoying your new things."})])
+    body = "We hope you are enjoying your order and would love to hear what you think."
+    built = services([json.dumps({"body": body})])
     stored = recent_request(built)
     context = built.contexts.load(
         stored.customer_id, as_of=stored.as_of, brand=built.brand("hearth-and-holly")

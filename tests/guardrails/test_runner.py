@@ -3,7 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from agent.domain import Channel, MessageKind
-from agent.guardrails import compliance, delivery, grounding, offers, sms, voice
+from agent.guardrails import compliance, content, delivery, grounding, offers, sms, voice
 from agent.guardrails.base import RenderedMessage
 from agent.guardrails.offers import allowed_offer_for
 from agent.guardrails.runner import ALL_CHECKS, run_checks
@@ -32,7 +32,7 @@ def test_all_checks_registered_once() -> None:
 
 def test_all_checks_cover_every_module() -> None:
     modules = {check.__module__ for check in ALL_CHECKS}
-    expected = {m.__name__ for m in (compliance, delivery, grounding, offers, sms, voice)}
+    expected = {m.__name__ for m in (compliance, content, delivery, grounding, offers, sms, voice)}
     assert modules == expected
 
 
@@ -77,6 +77,7 @@ def test_findings_follow_registry_order() -> None:
         "grounding.numbers",
         "grounding.names",
         "voice.banned_phrases",
+        "content.purpose",
     ]
 
 
