@@ -5,8 +5,8 @@ from __future__ import annotations
 from agent.domain import Finding, MessageKind, Severity
 from agent.guardrails.base import CheckInput
 
-# Words of which the body must contain at least one, per kind. A review request that never
-# asks for a review, or a tip email that never mentions the tip, fails its purpose.
+# Words of which the body must contain at least one, per kind. A review request without a
+# request for a review, or a tip email that never mentions the tip, fails its purpose.
 REQUIRED_WORDS: dict[MessageKind, tuple[str, ...]] = {
     MessageKind.ORDER_FOLLOWUP: ("thank",),
     MessageKind.USAGE_TIP: ("tip",),
@@ -22,13 +22,13 @@ def check_purpose(inp: CheckInput) -> list[Finding]:
         return []
     if any(word in body.lower() for word in required):
         return []
-    wanted = " or ".join(repr(word) for word in required)
+    expected = " or ".join(repr(word) for word in required)
     return [
         Finding(
             check_id="content.purpose",
             severity=Severity.BLOCK,
-            message=f"The body of this {inp.kind} never says {wanted}.",
+            message=f"The body of this {inp.kind} contains none of {expected}.",
             field="body",
-            suggestion=f"Make the body do its job: mention {wanted}.",
+            suggestion=f"Make the body do its job: mention {expected}.",
         )
     ]
