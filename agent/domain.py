@@ -174,6 +174,9 @@ class BrandProfile(_Model):
     )
     soft_opt_in_email: bool = False
     banned_phrases: list[str] = Field(default_factory=list)
+    sign_off: str | None = Field(
+        default=None, description="Signature under the closing, such as 'The Hearth & Holly team'."
+    )
     incentive_ladder: list[IncentiveStep] = Field(default_factory=list)
     families: list[ProductFamily] = Field(default_factory=list)
     approved_copy: dict[str, dict[str, str]] = Field(

@@ -8,6 +8,7 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from agent.config import Settings, get_settings
 
@@ -32,5 +33,5 @@ def settings() -> Settings:
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
-    error_console.print(f"[red]error:[/red] {message}", highlight=False)
+    error_console.print(f"[red]error:[/red] {escape(message)}", highlight=False)
     raise typer.Exit(code)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from agent.cli.common import console, error_console, settings
@@ -33,7 +34,7 @@ def print_summary(result: DemoResult) -> None:
     for request, reason in result.ineligible:
         console.print(
             f"not drafted: {request.kind} by {request.channel} for customer "
-            f"{request.customer_id}: {reason}",
+            f"{request.customer_id}: {escape(reason)}",
             highlight=False,
         )
 

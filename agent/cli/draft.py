@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 from pydantic import ValidationError
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
@@ -66,11 +67,12 @@ def print_draft(draft: Draft) -> None:
         body += f"\n\n({count.encoding}, {count.units} units, {count.segments} segment(s))"
     elif draft.subject:
         body = f"Subject: {draft.subject}\n\n{body}"
-    console.print(Panel(body, title=title, title_align="left", highlight=False))
+    console.print(Panel(escape(body), title=title, title_align="left", highlight=False))
     for finding in draft.findings:
         colour = "red" if finding.severity == "block" else "yellow"
         console.print(
-            f"  [{colour}]{finding.severity}[/{colour}] {finding.check_id}: {finding.message}",
+            f"  [{colour}]{finding.severity}[/{colour}] {finding.check_id}: "
+            f"{escape(finding.message)}",
             highlight=False,
         )
     sources = ", ".join(dict.fromkeys(s.doc_id for s in draft.sources)) or "none"

@@ -78,11 +78,19 @@ def list_brands(kb_dir: Path) -> list[str]:
     """Return the ids of the brand folders in `kb_dir` that contain Markdown documents."""
     if not kb_dir.is_dir():
         return []
-    return sorted(
-        child.name
-        for child in kb_dir.iterdir()
-        if child.is_dir() and is_valid_slug(child.name) and document_paths(child)
-    )
+    brands = []
+    for child in sorted(kb_dir.iterdir()):
+        if not child.is_dir() or child.name.startswith(".") or not document_paths(child):
+            continue
+        if is_valid_slug(child.name):
+            brands.append(child.name)
+        else:
+            logger.warning(
+                "ignoring kb folder %s: a brand id is lower-case letters, digits and hyphens, "
+                "such as `summer-sale`; rename the folder",
+                child,
+            )
+    return brands
 
 
 def brand_dir(kb_dir: Path, brand_id: str) -> Path:

@@ -124,6 +124,30 @@ def normalise_topic(topic: str) -> str:
     return " ".join(topic.lower().split())
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe YAML loader that rejects a key repeated in one mapping.
+
+    PyYAML keeps the last of two equal keys, so a second `banned_phrases:` would silently
+    replace the first list.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+class _StrictYAMLHandler(frontmatter.YAMLHandler):
+    def load(self, fm: str, **kwargs: Any) -> Any:
+        return yaml.load(fm, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def read_front_matter(path: Path) -> tuple[dict[str, Any], str]:
     """Return the front matter mapping and the Markdown body of `path`."""
     try:
@@ -133,7 +157,7 @@ def read_front_matter(path: Path) -> tuple[dict[str, Any], str]:
     if not text.startswith("---"):
         raise InvalidKnowledgeDocument(path, None, "has no YAML front matter between `---` lines")
     try:
-        metadata, body = frontmatter.parse(text)
+        metadata, body = frontmatter.parse(text, handler=_StrictYAMLHandler())
     except yaml.YAMLError as exc:
         raise _yaml_error(path, text, exc) from exc
     if not metadata:

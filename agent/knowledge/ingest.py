@@ -130,6 +130,8 @@ def ingest(
 
     report = IngestReport(brands=brands)
     with ingest_lock(settings, lock_timeout):
+        # NOTE: a full rebuild empties the index until it re-embeds every chunk, so searches
+        # and drafts in that window fail with KnowledgeBaseNotIngested.
         if rebuild and brand is None:
             drop_index(settings)
         with open_or_create_store(settings, embedder=embedder or default_embedder()) as store:
@@ -349,4 +351,6 @@ def document_metadata(document: KnowledgeDocument) -> dict[str, MetadataValue]:
 def _document_hash(document: KnowledgeDocument) -> str:
     digest = hashlib.sha256(SPLITTER_VERSION.encode())
     digest.update(document.path.read_bytes())
+    # The locale may come from the brand, so a brand-wide change re-embeds every document.
+    digest.update((document.meta.locale or "").encode())
     return digest.hexdigest()[:32]

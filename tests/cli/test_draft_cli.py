@@ -107,3 +107,12 @@ def test_draft_corrupt_index_names_rebuild(tmp_path, monkeypatch, prepared_data_
     get_settings.cache_clear()
     assert result.exit_code == 2
     assert "aftercare kb ingest --rebuild" in result.output
+
+
+def test_error_with_brackets_prints_verbatim(prepared_settings) -> None:
+    result = runner.invoke(
+        app,
+        ["draft", "--customer", "1", "--kind", "winback", "--channel", "email", "--brand", "[/x]"],
+    )
+    assert result.exit_code == 2
+    assert "[/x]" in result.output

@@ -128,3 +128,8 @@ def test_sms_greets_neutrally_for_non_gsm_name() -> None:
 def test_sms_keeps_gsm_name() -> None:
     _, message = render(channel=Channel.SMS, context=make_context(first_name="José"))
     assert ": Hi José," in message.text
+
+
+def test_email_signs_off_as_brand_voice_says() -> None:
+    brand, message = render()
+    assert f"Warm wishes,\n{brand.sign_off}" in message.text

@@ -86,3 +86,16 @@ def test_topics_normalised_for_filters(tmp_path: Path) -> None:
 
 def test_normalise_topic_collapses_whitespace() -> None:
     assert normalise_topic("  Damaged\tItems ") == "damaged items"
+
+
+def test_duplicate_front_matter_key_rejected(tmp_path) -> None:
+    from agent.knowledge.documents import InvalidKnowledgeDocument, read_front_matter
+
+    path = tmp_path / "voice.md"
+    path.write_text(
+        "---\ndoc_id: voice\nbanned_phrases: [a]\ntitle: Voice\nbanned_phrases: [b]\n---\n\nText\n"
+    )
+    with pytest.raises(InvalidKnowledgeDocument) as error:
+        read_front_matter(path)
+    assert "duplicate key 'banned_phrases'" in str(error.value)
+    assert "voice.md:5" in str(error.value)
