@@ -10,7 +10,7 @@ from agent.guardrails.base import CheckInput
 REQUIRED_WORDS: dict[MessageKind, tuple[str, ...]] = {
     MessageKind.ORDER_FOLLOWUP: ("thank",),
     MessageKind.USAGE_TIP: ("tip",),
-    MessageKind.REVIEW_REQUEST: ("review", "what you think", "your thoughts"),
+    MessageKind.REVIEW_REQUEST: ("review", "what you think", "your thoughts", "honest words"),
 }
 
 
