@@ -23,6 +23,7 @@ from pathlib import Path
 
 from agent.context.db import init_db, make_engine
 from agent.context.importer import GZIP_MAGIC, ImportReport, import_online_retail
+from bench.machine import cpu_model
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FILE_NAME = "online_retail_2010_2011.csv.gz"
@@ -32,16 +33,6 @@ def default_path() -> Path:
     folder = os.environ.get("AFTERCARE_TEST_DATA_DIR")
     base = Path(folder) if folder else REPO_ROOT.parent / "shared" / "data"
     return base / FILE_NAME
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def peak_rss_mib() -> float:

@@ -15,27 +15,9 @@ import time
 from pathlib import Path
 
 from agent.config import Settings, get_settings
-from agent.knowledge.brand import list_brands
 from agent.knowledge.embeddings import OnnxEmbedder
-from agent.knowledge.ingest import IngestReport, ingest, prepare_chunks
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def chunk_texts(settings: Settings) -> list[str]:
-    texts: list[str] = []
-    for brand in list_brands(settings.kb_dir):
-        _, chunks = prepare_chunks(settings, brand)
-        texts += [chunk.text for chunk in chunks]
-    return texts
+from agent.knowledge.ingest import IngestReport, ingest
+from bench.machine import chunk_texts, cpu_model
 
 
 def time_reference(embedder: OnnxEmbedder, texts: list[str]) -> float:

