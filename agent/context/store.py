@@ -11,8 +11,28 @@ from sqlalchemy import Engine, distinct, func, select, union
 from sqlalchemy.orm import Session
 
 from agent.context.delivery import estimate_delivery
-from agent.context.tables import CustomerRecord, OrderLineRecord, OrderRecord, ProductRecord
-from agent.domain import BrandProfile, Consent, CustomerContext, Order, OrderLine, OrderStatus
+from agent.context.tables import (
+    CustomerRecord,
+    OrderLineRecord,
+    OrderRecord,
+    ProductRecord,
+    ReturnRecord,
+    ReviewRecord,
+    SentMessageRecord,
+    TicketRecord,
+)
+from agent.domain import (
+    BrandProfile,
+    Consent,
+    CustomerContext,
+    Order,
+    OrderLine,
+    OrderStatus,
+    ProductReturn,
+    Review,
+    SentMessage,
+    Ticket,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +89,7 @@ class ContextStore:
                 raise CustomerNotFound(customer_id)
             order_rows = self._orders_until(session, customer_id, as_of)
             lines = self._lines_by_order(session, customer_id, as_of)
+            history = _history_until(session, customer_id, as_of)
 
         classify = self._classify or _default_classifier()
         families: dict[str, str | None] = {}
@@ -94,6 +115,7 @@ class ContextStore:
                 email_marketing=customer.email_marketing, sms_marketing=customer.sms_marketing
             ),
             orders=orders,
+            **history,
         )
 
     @staticmethod
@@ -186,6 +208,64 @@ class ContextStore:
         """Return the latest placed_at of any order, cancellations included, in UTC."""
         with self._engine.connect() as conn:
             return conn.scalar(select(func.max(OrderRecord.placed_at)))
+
+
+def _history_until(session: Session, customer_id: str, as_of: datetime) -> dict[str, list]:
+    """Reviews, tickets, returns and sent messages recorded at or before `as_of`."""
+    reviews = session.scalars(
+        select(ReviewRecord)
+        .where(ReviewRecord.customer_id == customer_id)
+        .where((ReviewRecord.created_at.is_(None)) | (ReviewRecord.created_at <= as_of))
+        .order_by(ReviewRecord.id)
+    )
+    tickets = session.scalars(
+        select(TicketRecord)
+        .where(TicketRecord.customer_id == customer_id, TicketRecord.opened_at <= as_of)
+        .order_by(TicketRecord.opened_at)
+    )
+    returns = session.scalars(
+        select(ReturnRecord)
+        .where(ReturnRecord.customer_id == customer_id, ReturnRecord.created_at <= as_of)
+        .order_by(ReturnRecord.created_at)
+    )
+    sent = session.scalars(
+        select(SentMessageRecord)
+        .where(SentMessageRecord.customer_id == customer_id, SentMessageRecord.sent_at <= as_of)
+        .order_by(SentMessageRecord.sent_at)
+    )
+    return {
+        "reviews": [
+            Review(stock_code=r.stock_code, rating=r.rating, text=r.text, created_at=r.created_at)
+            for r in reviews
+        ],
+        "tickets": [_to_ticket(t, as_of) for t in tickets],
+        "returns": [
+            ProductReturn(
+                order_id=r.order_id,
+                stock_code=r.stock_code,
+                reason=r.reason,
+                created_at=r.created_at,
+            )
+            for r in returns
+        ],
+        "messages_sent": [
+            SentMessage(kind=m.kind, channel=m.channel, sent_at=m.sent_at) for m in sent
+        ],
+    }
+
+
+def _to_ticket(row: TicketRecord, as_of: datetime) -> Ticket:
+    # A ticket closed after `as_of` was still open at that moment.
+    closed = row.closed_at is not None and row.closed_at <= as_of
+    return Ticket(
+        ticket_id=row.ticket_id,
+        status="closed" if closed else "open",
+        category=row.category,
+        subject=row.subject,
+        text=row.text,
+        opened_at=row.opened_at,
+        closed_at=row.closed_at if closed else None,
+    )
 
 
 def _to_order(

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Integer,
     Numeric,
     String,
+    Text,
     TypeDecorator,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -121,3 +122,62 @@ class OrderLineRecord(Base):
     # Always positive, because a cancelled order keeps the absolute quantities it reversed.
     quantity: Mapped[int] = mapped_column(Integer)
     unit_price: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+
+
+class ReviewRecord(Base):
+    __tablename__ = "reviews"
+    __table_args__ = (Index("ix_reviews_customer", "customer_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("customers.customer_id", ondelete="CASCADE")
+    )
+    stock_code: Mapped[str | None] = mapped_column(String(32))
+    rating: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class TicketRecord(Base):
+    __tablename__ = "tickets"
+    __table_args__ = (Index("ix_tickets_customer", "customer_id"),)
+
+    ticket_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("customers.customer_id", ondelete="CASCADE")
+    )
+    status: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str] = mapped_column(String(32), default="other")
+    subject: Mapped[str] = mapped_column(String(200), default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ReturnRecord(Base):
+    __tablename__ = "returns"
+    __table_args__ = (Index("ix_returns_customer", "customer_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("customers.customer_id", ondelete="CASCADE")
+    )
+    order_id: Mapped[str] = mapped_column(String(32))
+    stock_code: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SentMessageRecord(Base):
+    """A message the sending platform reported as sent; frequency caps count these."""
+
+    __tablename__ = "messages_sent"
+    __table_args__ = (Index("ix_messages_sent_customer_time", "customer_id", "sent_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("customers.customer_id", ondelete="CASCADE")
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(16))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -107,11 +107,11 @@ def _email_consent_finding(
 
 
 def _review_suppression(context: CustomerContext) -> Finding | None:
-    if context.open_tickets > 0:
+    if context.open_ticket_count() > 0:
         return _block(
             "compliance.open_ticket",
             f"A review request must wait while the customer has a support ticket open "
-            f"({context.open_tickets} open).",
+            f"({context.open_ticket_count()} open).",
             "Resolve the ticket first, then request the review.",
         )
     if any(review.rating <= NEGATIVE_REVIEW_MAX_RATING for review in context.reviews):

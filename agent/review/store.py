@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from agent.context.db import Base
 from agent.context.tables import UTCDateTime
-from agent.domain import Draft, DraftStatus, Finding, Source
+from agent.domain import Attempt, Draft, DraftStatus, Finding, Source
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,8 @@ class DraftRow(Base):
     sources: Mapped[list] = mapped_column(JSON)
     model: Mapped[str] = mapped_column(String(128))
     attempts: Mapped[int] = mapped_column(Integer)
+    attempt_log: Mapped[list] = mapped_column(JSON, default=list)
+    send_after: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     prompt_tokens: Mapped[int] = mapped_column(Integer)
     completion_tokens: Mapped[int] = mapped_column(Integer)
     latency_ms: Mapped[int] = mapped_column(Integer)
@@ -51,6 +53,7 @@ class DraftRow(Base):
 def _to_row(draft: Draft) -> DraftRow:
     data = draft.model_dump(mode="json")
     data["created_at"] = draft.created_at
+    data["send_after"] = draft.send_after
     return DraftRow(**data)
 
 
@@ -72,6 +75,8 @@ def _to_draft(row: DraftRow) -> Draft:
         sources=[Source.model_validate(s) for s in row.sources],
         model=row.model,
         attempts=row.attempts,
+        attempt_log=[Attempt.model_validate(a) for a in row.attempt_log or []],
+        send_after=row.send_after,
         prompt_tokens=row.prompt_tokens,
         completion_tokens=row.completion_tokens,
         latency_ms=row.latency_ms,
