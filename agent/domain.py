@@ -290,6 +290,11 @@ class DraftRequest(_Model):
     as_of: AwareDatetime | None = Field(
         default=None, description="The moment the message is drafted for; now if empty."
     )
+    copywriter_note: str | None = Field(
+        default=None,
+        max_length=500,
+        description="An instruction from the copywriter for this draft, such as 'shorter'.",
+    )
 
     @model_validator(mode="after")
     def _one_customer_source(self) -> DraftRequest:

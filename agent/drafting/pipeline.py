@@ -174,7 +174,8 @@ class Drafter:
 
     # --- drafting ---------------------------------------------------------------
 
-    def draft(self, request: DraftRequest) -> Draft:
+    def draft(self, request: DraftRequest, *, save: bool = True) -> Draft:
+        """Draft one message and store it, unless `save` is False."""
         started = time.perf_counter()
         plan = self.plan(request)
         if plan.spec.approved_copy_without_offer and plan.offer is None:
@@ -206,7 +207,8 @@ class Drafter:
             completion_tokens=outcome.completion_tokens,
             latency_ms=round((time.perf_counter() - started) * 1000),
         )
-        self.services.drafts.save(draft)
+        if save:
+            self.services.drafts.save(draft)
         return draft
 
     def _sample(self, plan: Plan) -> Outcome:
