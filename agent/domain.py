@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 from decimal import Decimal
 from enum import StrEnum
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from agent.loyalty.models import LoyaltyAccount
 
 
 class MessageKind(StrEnum):
@@ -46,6 +55,9 @@ SUPPORTED_KINDS: tuple[MessageKind, ...] = (
     MessageKind.USAGE_TIP,
     MessageKind.REVIEW_REQUEST,
     MessageKind.WINBACK,
+    MessageKind.LOYALTY_UPDATE,
+    MessageKind.REFERRAL_INVITE,
+    MessageKind.SERVICE_RECOVERY,
 )
 
 
@@ -159,6 +171,9 @@ class CustomerContext(_Model):
     tickets: list[Ticket] = Field(default_factory=list)
     returns: list[ProductReturn] = Field(default_factory=list)
     messages_sent: list[SentMessage] = Field(default_factory=list)
+    loyalty: LoyaltyAccount | None = Field(
+        default=None, description="Loyalty points and tier; None when no ledger is stored."
+    )
 
     def open_ticket_count(self) -> int:
         return self.open_tickets + sum(t.status is TicketStatus.OPEN for t in self.tickets)
@@ -188,6 +203,77 @@ class IncentiveStep(_Model):
     )
 
 
+class RecoveryTrigger(StrEnum):
+    """Cause of a service-recovery message; agent.drafting.triggers detects each one."""
+
+    LATE_DELIVERY = "late_delivery"
+    NOT_DELIVERED = "not_delivered"
+    DAMAGED = "damaged"
+    WRONG_ITEM = "wrong_item"
+    QUALITY = "quality"
+    DELIVERY_PROBLEM = "delivery_problem"
+    RETURN = "return"
+    LOW_RATING = "low_rating"
+
+
+class RemedyKind(StrEnum):
+    REFUND = "refund"
+    REPLACEMENT = "replacement"
+    REFUND_OR_REPLACEMENT = "refund_or_replacement"
+    DELIVERY_REFUND = "delivery_refund"
+    DELIVERY_CREDIT = "delivery_credit"
+
+
+class RecoveryRemedy(_Model):
+    """The remedy the brand's policy gives for one recovery trigger, in the brand's words."""
+
+    remedy: RemedyKind
+    problem: str = Field(
+        min_length=8,
+        max_length=80,
+        pattern=r"^[a-z][a-z ,']*[a-z]$",
+        description="What went wrong, continuing 'We are sorry that ...', such as 'your "
+        "order reached you later than we promised'. Lower-case letters only.",
+    )
+    text: str = Field(
+        min_length=20,
+        max_length=160,
+        description="The remedy as one or two sentences the message states verbatim.",
+    )
+
+    @field_validator("text")
+    @classmethod
+    def _no_digits(cls, text: str) -> str:
+        if any(char.isdigit() for char in text):
+            raise ValueError(f"{text!r} contains a number; write the remedy without numbers")
+        return text
+
+
+class ReferralPolicy(_Model):
+    """Referral invitations: the advocate threshold and the link the sending platform fills."""
+
+    min_advocate_score: int = Field(ge=0, le=100, description="Advocate score from 0 to 100.")
+    min_coverage: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Share of the advocate score's weight that must come from data, so that "
+        "repeat orders alone do not make an advocate.",
+    )
+    link: str = Field(
+        default="{{referral_link}}",
+        pattern=r"^\{\{[a-z_]+\}\}$",
+        description="Placeholder the sending platform fills with the customer's referral link.",
+    )
+    ugc_min_rating: int | None = Field(
+        default=4,
+        ge=1,
+        le=5,
+        description="Advocates whose latest review has at least this rating are asked for a "
+        "photo or video instead of a referral; null never asks.",
+    )
+
+
 class ProductFamily(_Model):
     family_id: str
     name: str
@@ -196,6 +282,59 @@ class ProductFamily(_Model):
     )
     usage_window_days: int = Field(ge=0)
     tips: list[str] = Field(default_factory=list)
+
+
+class QuietHours(_Model):
+    """Local hours in the customer's time zone in which a message waits, such as 21:00-08:00.
+
+    An `end` before `start` makes the window run overnight.
+    """
+
+    start: time = Field(default=time(21, 0), description="Local time quiet hours begin, 'HH:MM'.")
+    end: time = Field(default=time(8, 0), description="Local time quiet hours end, 'HH:MM'.")
+    transactional: bool = Field(
+        default=False, description="True to hold transactional messages too, not only marketing."
+    )
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _reject_sexagesimal(cls, value: object) -> object:
+        # YAML 1.1 reads an unquoted 21:00 as the base-60 number 1260.
+        if isinstance(value, int) and not isinstance(value, bool):
+            raise ValueError(
+                f"{value} is a number, not a time. Quote the time in YAML, such as '21:00'"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _start_differs_from_end(self) -> QuietHours:
+        if self.start == self.end:
+            raise ValueError(
+                "`start` equals `end`, which leaves no quiet hours. Set the quiet hours to "
+                "null to turn them off"
+            )
+        return self
+
+
+class FrequencyCap(_Model):
+    """At most `max_messages` of one message class on one channel within `window_hours`."""
+
+    channel: Channel
+    message_class: MessageClass = MessageClass.MARKETING
+    max_messages: int = Field(default=1, ge=1)
+    window_hours: float = Field(gt=0)
+
+
+def default_frequency_caps() -> list[FrequencyCap]:
+    """Return the default caps: one marketing email per 16 hours, one marketing SMS per 24."""
+    return [
+        FrequencyCap(channel=Channel.EMAIL, window_hours=16),
+        FrequencyCap(channel=Channel.SMS, window_hours=24),
+    ]
+
+
+def default_max_exclamations() -> dict[Channel, int]:
+    return {Channel.EMAIL: 1, Channel.SMS: 0}
 
 
 class BrandProfile(_Model):
@@ -227,11 +366,76 @@ class BrandProfile(_Model):
         default=None, description="Signature under the closing, such as 'The Hearth & Holly team'."
     )
     incentive_ladder: list[IncentiveStep] = Field(default_factory=list)
+    recovery_remedies: dict[RecoveryTrigger, RecoveryRemedy] = Field(
+        default_factory=dict, description="The remedy of each service-recovery trigger."
+    )
+    referral: ReferralPolicy | None = Field(
+        default=None, description="Referral invitations; null when the brand sends none."
+    )
     families: list[ProductFamily] = Field(default_factory=list)
     approved_copy: dict[str, dict[str, str]] = Field(
         default_factory=dict,
         description="Fallback fields per '<kind>' or '<kind>/<channel>' key.",
     )
+    # Sending schedule.
+    quiet_hours: QuietHours | None = Field(
+        default_factory=QuietHours,
+        description="Local hours in which marketing waits, on every channel, or null for none.",
+    )
+    channel_quiet_hours: dict[Channel, QuietHours | None] = Field(
+        default_factory=dict, description="Quiet hours of one channel, replacing quiet_hours."
+    )
+    frequency_caps: list[FrequencyCap] = Field(default_factory=default_frequency_caps)
+    # Policy facts that promises in a message must match.
+    returns_window_days: int | None = Field(
+        default=None, ge=0, description="Days after delivery in which a return is accepted."
+    )
+    free_returns: bool = False
+    guarantee: str | None = Field(
+        default=None, description="The guarantee as the brand words it, or null for none."
+    )
+    free_delivery_threshold: Decimal | None = Field(
+        default=None, ge=0, description="Order value from which delivery is free, or null."
+    )
+    next_day_delivery: bool = False
+    offer_codes: list[str] = Field(
+        default_factory=list, description="Discount codes a message may contain verbatim."
+    )
+    # Voice limits.
+    max_exclamations: dict[Channel, int] = Field(
+        default_factory=default_max_exclamations,
+        description="Maximum exclamation marks in one message's fields, per channel.",
+    )
+    field_max_exclamations: dict[str, int] = Field(
+        default_factory=dict, description="Maximum exclamation marks per field name."
+    )
+    allowed_acronyms: list[str] = Field(
+        default_factory=lambda: ["UK", "EU", "US", "USA", "FAQ", "OK"],
+        description="Upper-case words that are not shouting, beyond the brand's own names.",
+    )
+    min_reading_ease: float | None = Field(
+        default=50.0, description="Minimum Flesch reading ease of a field, or null for none."
+    )
+    max_reading_grade: float | None = Field(
+        default=None, description="Maximum Flesch-Kincaid grade of a field, or null for none."
+    )
+    field_max_chars: dict[str, int] = Field(
+        default_factory=dict,
+        description="Character limits per '<field>' or '<channel>/<field>' key.",
+    )
+
+    @field_validator("field_max_chars", "field_max_exclamations")
+    @classmethod
+    def _check_limit_keys(cls, limits: dict[str, int]) -> dict[str, int]:
+        for key, limit in limits.items():
+            channel, _, field = key.rpartition("/")
+            if channel and channel not in {c.value for c in Channel}:
+                raise ValueError(f"{key!r}: {channel!r} is not a channel. Use email or sms")
+            if not field:
+                raise ValueError(f"{key!r} names no field. Use '<field>' or '<channel>/<field>'")
+            if limit < 0:
+                raise ValueError(f"{key!r}: the limit {limit} must be 0 or more")
+        return limits
 
 
 # --- drafts -------------------------------------------------------------------------

@@ -17,9 +17,11 @@ from agent.domain import (
     Order,
     OrderStatus,
 )
+from agent.drafting.situation import Situation
 from agent.drafting.templating import render
 from agent.guardrails.base import RenderedMessage
-from agent.guardrails.sms import gsm_septets
+from agent.guardrails.grounding import greeting_name
+from agent.guardrails.sms import gsm_septets, normalise_sms
 
 MAX_LISTED_ITEMS = 5
 SIGN_OFF = "Warm wishes,"
@@ -66,7 +68,7 @@ def greeting_for(context: CustomerContext, channel: Channel = Channel.EMAIL) -> 
     An SMS greets neutrally when the name has a character outside GSM-7, because one such
     character makes the whole message UCS-2 and more than doubles its segment count.
     """
-    name = (context.first_name or "").strip()
+    name = greeting_name(context) or ""
     if channel == Channel.SMS and any(gsm_septets(ch) is None for ch in name):
         return "Hello,"
     return f"Hi {name}," if name else "Hello,"
@@ -129,7 +131,10 @@ def render_message(
     fields: dict[str, str],
     offer: str | None = None,
     tip: Tip | None = None,
+    situation: Situation | None = None,
 ) -> RenderedMessage:
+    """Render the message; `situation` adds the details, SMS facts and link of its kind."""
+    situation = situation or Situation()
     last_order = context.last_order()
     order = order_facts(last_order, brand, context.country) if last_order else None
     variables: dict[str, object] = {
@@ -139,7 +144,8 @@ def render_message(
         "order": order,
         "tip": tip,
         "offer": offer,
-        "cta_url": call_to_action_url(kind, brand),
+        "details": situation.details,
+        "cta_url": situation.cta_url or call_to_action_url(kind, brand),
         "marketing": KIND_CLASS[kind] == MessageClass.MARKETING,
         "unsubscribe_url": brand.unsubscribe_url.replace("{token}", UNSUBSCRIBE_TOKEN),
         "sign_off": SIGN_OFF,
@@ -148,9 +154,10 @@ def render_message(
         # The body continues the greeting's sentence: "Hello, thank you for ...".
         body = fields["body"]
         variables["fields"] = fields | {"body": body[:1].lower() + body[1:]}
-        variables["sms_facts"] = sms_facts(kind, order, tip, offer)
+        variables["sms_facts"] = situation.sms_facts or sms_facts(kind, order, tip, offer)
         text = render(templates_dir, "sms/message.txt.j2", variables)
-        return RenderedMessage(text=" ".join(text.split()))
+        # Curly quotes and dashes would switch the whole SMS to UCS-2; see normalise_sms.
+        return RenderedMessage(text=normalise_sms(" ".join(text.split())))
     text = render(templates_dir, f"email/{kind.value}.txt.j2", variables)
     html = render(templates_dir, f"email/{kind.value}.html.j2", variables, html=True)
     return RenderedMessage(text=text.strip() + "\n", subject=fields.get("subject"), html=html)

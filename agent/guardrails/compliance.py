@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from agent.domain import (
     KIND_CLASS,
     BrandProfile,
@@ -13,13 +15,12 @@ from agent.domain import (
     OrderStatus,
     Severity,
 )
+from agent.guardrails.appropriateness import check_asking
 from agent.guardrails.base import CheckInput
 from agent.guardrails.catalogue import phrase_key
 from agent.guardrails.text import contains_phrase, unescaped_html, visible_text
 
 SMS_OPT_OUT = "Reply STOP to opt out"
-# Reviews at or below this star rating suppress review requests.
-NEGATIVE_REVIEW_MAX_RATING = 2
 
 
 def _is_marketing(kind: MessageKind) -> bool:
@@ -36,22 +37,26 @@ def _block(check_id: str, message: str, suggestion: str) -> Finding:
 
 
 def check_eligibility(
-    context: CustomerContext, brand: BrandProfile, kind: MessageKind, channel: Channel
+    context: CustomerContext,
+    brand: BrandProfile,
+    kind: MessageKind,
+    channel: Channel,
+    as_of: datetime | None = None,
 ) -> Finding | None:
     """Return a block finding when this customer must not get this message, else None.
 
     Transactional kinds need no consent. Marketing email needs recorded consent, or no record
     at all together with the brand's soft opt-in and an order that was not cancelled (the UK
     soft opt-in for existing customers). Marketing SMS needs recorded consent. A review request
-    also waits while a support ticket is open or after a review of 1 or 2 stars.
+    or referral invite also waits while a ticket is open, after a return or after negative
+    sentiment (see agent.guardrails.appropriateness); `as_of` sets what counts as recent, and
+    without it everything counts.
     """
     if _is_marketing(kind):
         finding = _consent_finding(context, brand, kind, channel)
         if finding is not None:
             return finding
-    if kind is MessageKind.REVIEW_REQUEST:
-        return _review_suppression(context)
-    return None
+    return check_asking(context, kind, as_of)
 
 
 def _consent_finding(
@@ -102,23 +107,6 @@ def _email_consent_finding(
             f"{prefix} the customer has no recorded email marketing consent. Soft opt-in "
             "needs an order that was not cancelled, and the customer has none.",
             "Record the customer's email marketing consent before sending marketing email.",
-        )
-    return None
-
-
-def _review_suppression(context: CustomerContext) -> Finding | None:
-    if context.open_ticket_count() > 0:
-        return _block(
-            "compliance.open_ticket",
-            f"A review request must wait while the customer has a support ticket open "
-            f"({context.open_ticket_count()} open).",
-            "Resolve the ticket first, then request the review.",
-        )
-    if any(review.rating <= NEGATIVE_REVIEW_MAX_RATING for review in context.reviews):
-        return _block(
-            "compliance.negative_review",
-            "A review request must not go to a customer who left a review of 1 or 2 stars.",
-            "Follow up on the negative review instead of asking for another one.",
         )
     return None
 

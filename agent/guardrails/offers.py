@@ -205,8 +205,9 @@ def _code_candidates(text: str) -> list[str]:
 
 
 def check_code(inp: CheckInput) -> list[Finding]:
-    """Block discount codes written into the message instead of the platform's placeholder."""
-    known = _known_tokens(inp)
+    """Block discount codes written into the message, unless the brand's `offer_codes` list
+    them. Any other code comes from the platform's placeholder."""
+    known = _known_tokens(inp) | {code.casefold() for code in inp.brand.offer_codes}
     seen: set[str] = set()
     findings = []
     for part in rendered_parts(inp, with_html=True):
@@ -222,8 +223,8 @@ def _code_finding(inp: CheckInput, token: str) -> Finding:
     return Finding(
         check_id="offers.code",
         severity=Severity.BLOCK,
-        message=f"The message contains {token!r}, which looks like a discount code. Codes come "
-        "only from the sending platform.",
+        message=f"The message contains {token!r}, which looks like a discount code and is not "
+        "in the brand's `offer_codes`. Other codes come only from the sending platform.",
         field=locate_field(inp.fields, token),
         span=token,
         suggestion=f"Remove the code, and write {OFFER_CODE_PLACEHOLDER} where the allowed "
@@ -234,19 +235,26 @@ def _code_finding(inp: CheckInput, token: str) -> Finding:
 # --- offers.review_reward -------------------------------------------------------------------
 
 
+# Kinds that ask the customer to speak for the brand, so any reward reads as paying for praise.
+# A referral invite may also ask an advocate for a photo or video review.
+REWARD_FREE_KINDS = frozenset({MessageKind.REVIEW_REQUEST, MessageKind.REFERRAL_INVITE})
+
+
 def check_review_reward(inp: CheckInput) -> list[Finding]:
-    """Block a review request that offers a discount, prize, draw entry or gift."""
-    if inp.kind is not MessageKind.REVIEW_REQUEST:
+    """Block a review request or referral invite that offers a discount, prize, draw entry
+    or gift."""
+    if inp.kind not in REWARD_FREE_KINDS:
         return []
     spans = _unique_matches(_REWARD, rendered_parts(inp, with_html=True))
     return [_reward_finding(inp, span) for span in spans]
 
 
 def _reward_finding(inp: CheckInput, span: str) -> Finding:
+    label = inp.kind.value.replace("_", " ")
     return Finding(
         check_id="offers.review_reward",
         severity=Severity.BLOCK,
-        message=f"The review request contains {span!r}. A review request must not offer a "
+        message=f"The {label} contains {span!r}. A {label} must not offer a "
         "discount, prize, draw entry or gift.",
         field=locate_field(inp.fields, span),
         span=span,

@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 from agent.domain import Finding
-from agent.guardrails import compliance, content, delivery, grounding, offers, sms, voice
+from agent.guardrails import (
+    compliance,
+    content,
+    delivery,
+    grounding,
+    offers,
+    policy,
+    privacy,
+    safety,
+    sms,
+    voice,
+)
 from agent.guardrails.base import Check, CheckInput
 
-# Every check, in the order its findings are reported. Each check returns [] for the kinds
-# and channels it does not apply to.
+# Every check of a rendered message, in the order its findings are reported. Each check
+# returns [] for the kinds and channels it does not apply to. Eligibility
+# (compliance.check_eligibility) and the send time (schedule.next_send_time) are decided
+# before drafting, and privacy.find_instructions reads customer-written text, so none of
+# them is listed here.
 ALL_CHECKS: list[Check] = [
     compliance.check_unsubscribe,
     compliance.check_postal_address,
@@ -20,10 +34,21 @@ ALL_CHECKS: list[Check] = [
     grounding.check_products,
     grounding.check_numbers,
     grounding.check_names,
+    policy.check_policy_promise,
     delivery.check_delivery_status,
+    privacy.check_email,
+    privacy.check_phone,
+    privacy.check_address,
+    privacy.check_injection_echo,
+    safety.check_profanity,
+    safety.check_medical_claim,
+    safety.check_legal_claim,
     voice.check_banned_phrases,
     voice.check_length,
     voice.check_repetition,
+    voice.check_exclamation,
+    voice.check_capitals,
+    voice.check_reading_level,
     content.check_purpose,
     sms.check_segments,
     sms.check_encoding,

@@ -11,6 +11,7 @@ within one part, so a part may end one unit short.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -18,7 +19,7 @@ import gsm0338  # noqa: F401  (importing registers the "gsm03.38" codec)
 
 from agent.domain import Channel, Finding, Severity
 from agent.guardrails.base import CheckInput
-from agent.guardrails.text import fold_punctuation, locate_field, nfc
+from agent.guardrails.text import fold_punctuation, locate_field
 
 GSM7 = "GSM-7"
 UCS2 = "UCS-2"
@@ -31,6 +32,31 @@ UCS2_PART_UNITS = 67
 FEW_NON_GSM_CHARACTERS = 3
 
 
+# Characters the normalisation replaces one for one. Each target is in GSM-7, so a
+# replacement never lengthens the text in either encoding.
+_SMS_FOLD = {
+    "\u00ab": '"',  # left-pointing double angle quotation mark
+    "\u00bb": '"',  # right-pointing double angle quotation mark
+    "\u2039": "'",  # single left-pointing angle quotation mark
+    "\u203a": "'",  # single right-pointing angle quotation mark
+    "\u2032": "'",  # prime
+    "\u2033": '"',  # double prime
+    "\u2015": "-",  # horizontal bar
+    "\ufe63": "-",  # small hyphen-minus
+    "\uff0d": "-",  # full-width hyphen-minus
+}
+# Every space separator (Unicode category Zs) other than the ASCII space becomes a space.
+_SPACES = "\u00a0\u1680\u202f\u205f\u3000" + "".join(map(chr, range(0x2000, 0x200B)))
+# Invisible characters that only change line breaking: zero-width space, word joiner,
+# zero-width no-break space (byte order mark) and soft hyphen. Joiners stay, because they
+# change how emoji and some scripts look.
+_INVISIBLE = "\u200b\u2060\ufeff\u00ad"
+_SMS_TABLE = str.maketrans(
+    _SMS_FOLD | dict.fromkeys(_SPACES, " ") | dict.fromkeys(_INVISIBLE, None)
+)
+ELLIPSIS = "\u2026"
+
+
 @dataclass(frozen=True)
 class SmsCount:
     """The encoding of an SMS text, its length in that encoding's units, and its segments."""
@@ -38,14 +64,58 @@ class SmsCount:
     encoding: str
     units: int
     segments: int
-    normalized: str
+    normalised: str
     # Characters outside GSM-7, each once, in order of first appearance.
     non_gsm: tuple[str, ...] = ()
 
 
-def normalize_sms(text: str) -> str:
-    """Compose accents and replace curly quotes, dashes, ellipses and no-break spaces."""
-    return fold_punctuation(nfc(text)).replace("\u2026", "...")
+def normalise_sms(text: str) -> str:
+    """Replace typographic characters in an SMS text with GSM-7 ones, keeping its wording.
+
+    Curly quotes, dashes, other spaces and similar punctuation become their GSM-7 forms one for
+    one, invisible characters are dropped, and accents are composed ("e" and a combining acute
+    become "é"). Ellipses become "..." only when that leaves the whole text in GSM-7 without
+    adding a segment. The result never takes more segments than `text`, and normalising it
+    again changes nothing.
+    """
+    folded = _fold(_compose(_fold(text)))
+    if ELLIPSIS not in folded:
+        return folded
+    expanded = folded.replace(ELLIPSIS, "...")
+    before, after = _count(folded), _count(expanded)
+    if after.encoding == GSM7 and after.segments <= before.segments:
+        return expanded
+    return folded
+
+
+def _fold(text: str) -> str:
+    return fold_punctuation(text).translate(_SMS_TABLE)
+
+
+def _utf16_units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _compose(text: str) -> str:
+    """Compose each base character with its combining marks, unless NFC would lengthen it.
+
+    A few characters, such as U+0958 DEVANAGARI LETTER QA, decompose under NFC, so composing
+    them whole would add a UCS-2 unit.
+    """
+    parts: list[str] = []
+    cluster = ""
+    for character in text:
+        if cluster and not unicodedata.combining(character):
+            parts.append(_composed(cluster))
+            cluster = ""
+        cluster += character
+    parts.append(_composed(cluster))
+    return "".join(parts)
+
+
+def _composed(cluster: str) -> str:
+    composed = unicodedata.normalize("NFC", cluster)
+    return composed if _utf16_units(composed) <= _utf16_units(cluster) else cluster
 
 
 @lru_cache(maxsize=512)
@@ -70,23 +140,28 @@ def _segments(widths: list[int], single: int, part: int) -> int:
     return segments
 
 
-def count_sms(text: str) -> SmsCount:
-    """Count the encoding, units and segments of an SMS after normalising its punctuation.
-
-    An empty text still takes one segment.
-    """
-    normalized = normalize_sms(text)
-    septets = [gsm_septets(character) for character in normalized]
+def _count(text: str) -> SmsCount:
+    """Count `text` exactly as written, without normalising it."""
+    septets = [gsm_septets(character) for character in text]
     non_gsm = tuple(
-        dict.fromkeys(ch for ch, width in zip(normalized, septets, strict=True) if width is None)
+        dict.fromkeys(ch for ch, width in zip(text, septets, strict=True) if width is None)
     )
     if not non_gsm:
         widths = [width or 0 for width in septets]
         segments = _segments(widths, GSM7_SINGLE_SEPTETS, GSM7_PART_SEPTETS)
-        return SmsCount(GSM7, sum(widths), segments, normalized)
-    widths = [2 if ord(character) > 0xFFFF else 1 for character in normalized]
+        return SmsCount(GSM7, sum(widths), segments, text)
+    widths = [2 if ord(character) > 0xFFFF else 1 for character in text]
     segments = _segments(widths, UCS2_SINGLE_UNITS, UCS2_PART_UNITS)
-    return SmsCount(UCS2, sum(widths), segments, normalized, non_gsm)
+    return SmsCount(UCS2, sum(widths), segments, text, non_gsm)
+
+
+def count_sms(text: str, normalise: bool = True) -> SmsCount:
+    """Count the encoding, units and segments of an SMS, normalised first unless `normalise`
+    is False.
+
+    An empty text still takes one segment.
+    """
+    return _count(normalise_sms(text) if normalise else text)
 
 
 def max_units(encoding: str, segments: int) -> int:
@@ -143,7 +218,7 @@ def check_encoding(inp: CheckInput) -> list[Finding]:
     if inp.channel is not Channel.SMS:
         return []
     count = count_sms(inp.rendered.text)
-    forcing = [character for character in count.normalized if gsm_septets(character) is None]
+    forcing = [character for character in count.normalised if gsm_septets(character) is None]
     if not forcing or len(forcing) > FEW_NON_GSM_CHARACTERS:
         return []
     return [

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from agent.domain import Channel, Consent, MessageKind, OrderStatus, Review, Severity
@@ -13,6 +15,7 @@ from agent.guardrails.compliance import (
     unsubscribe_prefix,
 )
 from tests.guardrails.factories import (
+    AS_OF,
     make_brand,
     make_context,
     make_fields,
@@ -115,13 +118,14 @@ def test_eligibility_transactional_needs_no_consent(kind: MessageKind, channel: 
     assert _eligibility(kind, channel, consent=consent, open_tickets=2) is None
 
 
-# --- review suppression ----------------------------------------------------------------------
+# --- review suppression (details in test_appropriateness.py) ---------------------------------
 
 
 def test_eligibility_review_waits_for_open_ticket() -> None:
     finding = _eligibility(MessageKind.REVIEW_REQUEST, open_tickets=1)
     assert finding is not None
-    assert finding.check_id == "compliance.open_ticket"
+    assert finding.check_id == "appropriateness.open_ticket"
+    assert "service_recovery" in finding.suggestion
 
 
 def test_eligibility_open_ticket_allows_winback() -> None:
@@ -132,11 +136,19 @@ def test_eligibility_open_ticket_allows_winback() -> None:
 def test_eligibility_review_skips_negative_reviewer(rating: int) -> None:
     finding = _eligibility(MessageKind.REVIEW_REQUEST, reviews=[Review(rating=rating)])
     assert finding is not None
-    assert finding.check_id == "compliance.negative_review"
+    assert finding.check_id == "appropriateness.negative_sentiment"
 
 
 def test_eligibility_review_allows_three_stars() -> None:
     assert _eligibility(MessageKind.REVIEW_REQUEST, reviews=[Review(rating=3)]) is None
+
+
+def test_eligibility_passes_as_of_to_recent_window() -> None:
+    context = make_context(reviews=[Review(rating=1, created_at=datetime(2010, 1, 4, tzinfo=UTC))])
+    brand = make_brand()
+    kind, channel = MessageKind.REVIEW_REQUEST, Channel.EMAIL
+    assert check_eligibility(context, brand, kind, channel, as_of=AS_OF) is None
+    assert check_eligibility(context, brand, kind, channel) is not None
 
 
 def test_eligibility_consent_reported_before_ticket() -> None:

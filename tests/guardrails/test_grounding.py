@@ -1,15 +1,22 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
 import pytest
 
-from agent.domain import Channel, Severity
+from agent.domain import Channel, MessageKind, Severity
+from agent.drafting.render import render_message
 from agent.guardrails.base import RenderedMessage
 from agent.guardrails.grounding import (
     check_greeting,
     check_names,
     check_numbers,
     check_products,
+    greeting_name,
 )
+from agent.loyalty.models import ExpiringPoints, LoyaltyAccount
 from tests.guardrails.factories import (
     make_brand,
     make_context,
@@ -18,6 +25,8 @@ from tests.guardrails.factories import (
     make_line,
     make_order,
 )
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 
 
 def _greeting_input(first_name: str | None, text: str):
@@ -348,3 +357,258 @@ def test_greeting_sms_prefix_with_right_name() -> None:
     rendered = RenderedMessage(text="HearthTwine: Hi Zoë, your order has shipped.")
     inp = make_input(channel=Channel.SMS, rendered=rendered)
     assert check_greeting(inp) == []
+
+
+# --- grounding.greeting: scripts, markup and gifts ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["D'Arcy", "Zoë", "太郎", "김민준", "مريم", "נועה", "Zoë 🌸", "Anne-Marie", "Ngozi"],
+)
+def test_greeting_accepts_any_script(name: str) -> None:
+    assert check_greeting(_greeting_input(name, f"Hi {name},\nThanks.")) == []
+
+
+def test_greeting_ignores_bidi_marks() -> None:
+    inp = _greeting_input("مريم", "Hi \u200fمريم\u200f,\nThanks.")
+    assert check_greeting(inp) == []
+
+
+@pytest.mark.parametrize(
+    "name", ["<b>Zoë</b>", "<script>alert(1)</script>", "Zo&euml;", "{{ first_name }}"]
+)
+def test_greeting_blocks_markup_name_on_record(name: str) -> None:
+    findings = check_greeting(_greeting_input(name, f"Hi {name},\nThanks."))
+    assert [f.severity for f in findings] == [Severity.BLOCK]
+    assert "markup" in findings[0].message
+    assert name not in findings[0].message
+
+
+def test_greeting_blocks_markup_without_record() -> None:
+    findings = check_greeting(_greeting_input(None, "Hi <i>there</i>,\nThanks."))
+    assert [f.severity for f in findings] == [Severity.BLOCK]
+
+
+def test_greeting_blocks_unescaped_name_in_html() -> None:
+    name = "<b>Zoë</b>"
+    context = make_context(first_name=name)
+    rendered = RenderedMessage(text="Hello,\nThanks.", subject="Hi", html=f"<p>Hi {name},</p>")
+    findings = check_greeting(make_input(context=context, rendered=rendered))
+    assert len(findings) == 1
+    assert findings[0].severity is Severity.BLOCK
+    assert "HTML part" in findings[0].message
+    assert name not in findings[0].message
+
+
+def test_greeting_neutral_for_markup_name() -> None:
+    assert check_greeting(_greeting_input("<b>Zoë</b>", "Hello,\nThanks.")) == []
+
+
+def test_greeting_accepts_escaped_name_in_html() -> None:
+    context = make_context(first_name="Tom & Jerry")
+    html = "<p>Hi Tom &amp; Jerry,</p>"
+    rendered = RenderedMessage(text="Hi Tom & Jerry,\nThanks.", subject="Hi", html=html)
+    assert check_greeting(make_input(context=context, rendered=rendered)) == []
+
+
+def test_email_renderer_escapes_name_in_html() -> None:
+    name = "<script>alert(1)</script>"
+    context = make_context(first_name=name)
+    message = render_message(
+        TEMPLATES_DIR,
+        kind=MessageKind.ORDER_FOLLOWUP,
+        channel=Channel.EMAIL,
+        brand=make_brand(),
+        context=context,
+        fields=make_fields(),
+    )
+    assert message.html is not None
+    assert "<script" not in message.html
+    rendered = RenderedMessage(text="Hello,\nThanks.", subject="Hi", html=message.html)
+    assert check_greeting(make_input(context=context, rendered=rendered)) == []
+
+
+@pytest.mark.parametrize(
+    ("first_name", "expected"),
+    [
+        ("Zoë", "Zoë"),
+        ("  José ", "José"),
+        (None, None),
+        ("   ", None),
+        ("None", None),
+        ("{first_name}", None),
+        ("<b>Zoë</b>", None),
+        ("Zo&euml;", None),
+    ],
+)
+def test_greeting_name_for_renderer(first_name: str | None, expected: str | None) -> None:
+    assert greeting_name(make_context(first_name=first_name)) == expected
+
+
+def test_greeting_blocks_gift_recipient() -> None:
+    context = make_context(orders=[make_order(gift_recipient="Margaret")])
+    rendered = RenderedMessage(text="Hi Margaret,\nThanks.", subject="Hi")
+    findings = check_greeting(make_input(context=context, rendered=rendered))
+    assert [f.severity for f in findings] == [Severity.BLOCK]
+    assert "gift recipient" in findings[0].message
+
+
+# --- grounding.names: gift recipients -------------------------------------------------------
+
+
+def test_names_allow_gift_recipient() -> None:
+    orders = [make_order(gift_recipient="Margaret")]
+    assert _names("We hope Margaret loves her new holder.", orders=orders) == []
+
+
+def test_names_flag_other_than_gift_recipient() -> None:
+    orders = [make_order(gift_recipient="Margaret")]
+    findings = _names("We hope Sarah loves her new holder.", orders=orders)
+    assert [f.span for f in findings] == ["Sarah"]
+
+
+# --- grounding.numbers: typed figures -------------------------------------------------------
+
+
+def _figures(body: str, **overrides):
+    return check_numbers(make_input(fields=make_fields(body=body), **overrides))
+
+
+def test_numbers_allow_real_order_reference() -> None:
+    assert _figures("Thanks for order 536365.") == []
+    assert _figures("Thanks for order #536365.") == []
+
+
+def test_numbers_block_invented_order_reference() -> None:
+    findings = _figures("Thanks for order 999999.")
+    assert [f.span for f in findings] == ["order 999999"]
+    assert "order reference" in findings[0].message
+    assert findings[0].field == "body"
+
+
+@pytest.mark.parametrize("amount", ["£10.20", "£5.10", "£2.55", "10.20 GBP", "£10.2"])
+def test_numbers_allow_amounts_from_orders(amount: str) -> None:
+    # The default order has two lines of 2 x £2.55: lines of £5.10 and a total of £10.20.
+    assert _figures(f"Your order of {amount} is on its way.") == []
+
+
+@pytest.mark.parametrize("amount", ["£45.00", "€10.20", "$5.10", "12 pounds"])
+def test_numbers_block_invented_amounts(amount: str) -> None:
+    findings = _figures(f"Your order of {amount} is on its way.")
+    assert [f.span for f in findings] == [amount]
+    assert "amount" in findings[0].message
+
+
+@pytest.mark.parametrize(
+    "date",
+    ["4 December", "4th December 2011", "December 1st, 2011", "1 Dec", "04/12/2011", "2011-12-04"],
+)
+def test_numbers_allow_dates_from_context(date: str) -> None:
+    # The default order was placed on 1 December and delivered on 4 December 2011.
+    assert _figures(f"We saw it arrive on {date}.") == []
+
+
+@pytest.mark.parametrize("date", ["5 December", "4 December 2010", "December 25", "31/02/2011"])
+def test_numbers_block_invented_dates(date: str) -> None:
+    findings = _figures(f"We saw it arrive on {date}.")
+    assert findings != []
+    assert findings[0].span == date
+    assert "date" in findings[0].message
+
+
+def test_numbers_read_dates_month_first_for_us_brand() -> None:
+    brand = make_brand(locale="en-US")
+    assert _figures("It arrived on 12/04/2011.", brand=brand) == []
+    assert _figures("It arrived on 04/12/2011.", brand=brand) != []
+
+
+def test_numbers_block_loyalty_points() -> None:
+    findings = _figures("You have 250 loyalty points to spend.")
+    assert [f.span for f in findings] == ["250 loyalty points"]
+    assert "loyalty balance" in findings[0].message
+
+
+def test_numbers_leave_kept_policy_promise_alone() -> None:
+    assert _figures("It should arrive within 3 working days.") == []
+
+
+def test_numbers_still_block_broken_policy_promise() -> None:
+    assert [f.span for f in _figures("It should arrive within 2 working days.")] == ["2"]
+
+
+def test_numbers_check_rendered_template_figures() -> None:
+    rendered = RenderedMessage(text="Hi Zoë,\nYour total was £99.00.\n", subject="Thanks")
+    findings = check_numbers(make_input(rendered=rendered))
+    assert [(f.field, f.span) for f in findings] == [(None, "£99.00")]
+    assert findings[0].message.startswith("The message states")
+
+
+def test_numbers_skip_figures_inside_product_names() -> None:
+    line = make_line("GIFT VOUCHER £20.00", "GIFT_0001_20", unit_price=Decimal("16.67"))
+    context = make_context(orders=[make_order(line)])
+    rendered = RenderedMessage(text="Hi Zoë,\n- GIFT VOUCHER £20.00\n", subject="Thanks")
+    assert check_numbers(make_input(context=context, rendered=rendered)) == []
+
+
+def test_numbers_report_field_figure_once() -> None:
+    fields = make_fields(body="Your order of £45.00 is on its way.")
+    findings = check_numbers(make_input(fields=fields))
+    assert [f.span for f in findings] == ["£45.00"]
+
+
+@pytest.mark.parametrize("name", ["Siobhán", "王芳", "Sam 🌟"])
+def test_greeting_neutral_sms_for_non_gsm_name(name: str) -> None:
+    context = make_context(first_name=name)
+    rendered = RenderedMessage(text="HearthTwine: Hello, your order has shipped.")
+    inp = make_input(context=context, channel=Channel.SMS, rendered=rendered)
+    assert check_greeting(inp) == []
+
+
+def test_greeting_neutral_sms_warns_for_gsm_name() -> None:
+    context = make_context(first_name="José")
+    rendered = RenderedMessage(text="HearthTwine: Hello, your order has shipped.")
+    inp = make_input(context=context, channel=Channel.SMS, rendered=rendered)
+    assert [f.severity for f in check_greeting(inp)] == [Severity.WARN]
+
+
+def _loyal_context(balance: int = 250):
+    account = LoyaltyAccount(
+        brand="hearth",
+        program="Hearth Rewards",
+        as_of=datetime(2011, 12, 20, 10, 0, tzinfo=UTC),
+        derived=False,
+        balance=balance,
+        tier="silver",
+        tier_name="Silver",
+        qualifying_points=400,
+        next_tier="gold",
+        next_tier_name="Gold",
+        points_to_next_tier=100,
+        expiring=[ExpiringPoints(expires_at=datetime(2012, 1, 5, 0, 0, tzinfo=UTC), points=50)],
+    )
+    return make_context(loyalty=account)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "You have 250 points to spend.",
+        "Only 100 points to Gold.",
+        "50 points expire on 5 January.",
+    ],
+)
+def test_numbers_allow_loyalty_figures(body: str) -> None:
+    assert _figures(body, context=_loyal_context()) == []
+
+
+def test_numbers_block_wrong_loyalty_balance() -> None:
+    findings = _figures("You have 300 points to spend.", context=_loyal_context())
+    assert [f.span for f in findings] == ["300 points"]
+
+
+def test_names_allow_loyalty_tier_names() -> None:
+    findings = check_names(
+        make_input(context=_loyal_context(), fields=make_fields(body="Only 100 points to Gold."))
+    )
+    assert findings == []

@@ -247,6 +247,19 @@ def test_code_reports_repeat_once() -> None:
     assert len(_code("Use SAVE10. Yes, SAVE10.")) == 1
 
 
+def test_code_allows_brand_allow_list() -> None:
+    brand = make_brand(offer_codes=["WELCOME20"])
+    assert _code("Use WELCOME20 at checkout.", brand=brand) == []
+    assert _code("Use code welcome20 at checkout.", brand=brand) == []
+
+
+def test_code_allow_list_admits_only_listed_codes() -> None:
+    brand = make_brand(offer_codes=["WELCOME20"])
+    findings = _code("Use WELCOME20 or SAVE10 at checkout.", brand=brand)
+    assert [f.span for f in findings] == ["SAVE10"]
+    assert "offer_codes" in findings[0].message
+
+
 # --- offers.review_reward --------------------------------------------------------------------
 
 

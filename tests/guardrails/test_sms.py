@@ -1,8 +1,13 @@
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
-from agent.domain import Channel, Severity
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agent.domain import Channel, MessageKind, Severity
+from agent.drafting.render import render_message
 from agent.guardrails.base import RenderedMessage
 from agent.guardrails.sms import (
     GSM7,
@@ -12,8 +17,9 @@ from agent.guardrails.sms import (
     count_sms,
     gsm_septets,
     max_units,
+    normalise_sms,
 )
-from tests.guardrails.factories import make_brand, make_input, make_sms_input
+from tests.guardrails.factories import make_brand, make_context, make_input, make_sms_input
 
 # --- character set ---------------------------------------------------------------------------
 
@@ -126,7 +132,7 @@ def test_non_gsm_characters_listed_once_in_order() -> None:
 
 
 @pytest.mark.parametrize(
-    ("raw", "normalized"),
+    ("raw", "normalised"),
     [
         ("It\u2019s here", "It's here"),
         ("\u2018hi\u2019", "'hi'"),
@@ -137,14 +143,123 @@ def test_non_gsm_characters_listed_once_in_order() -> None:
         ("Jose\u0301", "José"),
     ],
 )
-def test_normalization_keeps_gsm7(raw: str, normalized: str) -> None:
+def test_normalisation_keeps_gsm7(raw: str, normalised: str) -> None:
     count = count_sms(raw)
-    assert count.normalized == normalized
+    assert count.normalised == normalised
     assert count.encoding == GSM7
 
 
 def test_ellipsis_counts_three_septets() -> None:
     assert count_sms("\u2026").units == 3
+
+
+@pytest.mark.parametrize(
+    ("raw", "normalised"),
+    [
+        ("a\u2009b\u3000c", "a b c"),
+        ("soft\u00adhyphen", "softhyphen"),
+        ("zero\u200bwidth\ufeff", "zerowidth"),
+        ("\u00abquoted\u00bb", '"quoted"'),
+        ("5\u2032 2\u2033", "5' 2\""),
+        ("A\u030a", "\u00c5"),
+        ("\u212b", "\u00c5"),
+    ],
+)
+def test_normalise_sms_cases(raw: str, normalised: str) -> None:
+    assert normalise_sms(raw) == normalised
+
+
+def test_normalise_keeps_ellipsis_in_ucs2_text() -> None:
+    # "..." would add two UCS-2 units; the emoji keeps the text in UCS-2 anyway.
+    assert normalise_sms("Soon\u2026 \U0001f60a") == "Soon\u2026 \U0001f60a"
+
+
+def test_normalise_keeps_ellipsis_that_would_add_segment() -> None:
+    text = "\u2026" * 70
+    assert normalise_sms(text) == text
+    assert count_sms(text).segments == 1
+
+
+def test_normalise_keeps_decomposing_character() -> None:
+    # NFC turns U+0958 into two characters, so composing it would add a unit.
+    assert normalise_sms("\u0958") == "\u0958"
+
+
+def test_normalise_keeps_emoji_joiner() -> None:
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+    assert normalise_sms(family) == family
+
+
+# --- properties of counting and normalisation ---------------------------------------------
+
+# The GSM 03.38 default alphabet without the escape, and its extension table (3GPP TS 23.038).
+GSM_BASIC = (
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡"
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM_EXTENSION = "\f^{}\\[~]|€"
+gsm_text = st.text(alphabet=GSM_BASIC + GSM_EXTENSION, max_size=500)
+punctuation = "\u2018\u2019\u201c\u201d\u2013\u2014\u2026\u00a0\u202f\u00ad\u0301\u030a"
+mixed_text = st.text(
+    alphabet=st.one_of(
+        st.sampled_from(GSM_BASIC + GSM_EXTENSION + punctuation),
+        st.characters(codec="utf-8"),
+    ),
+    max_size=400,
+)
+
+
+def _expected_segments(units: int, single: int, part: int) -> int:
+    return 1 if units <= single else -(-units // part)
+
+
+@given(gsm_text)
+def test_gsm_text_counts_septets_exactly(text: str) -> None:
+    count = count_sms(text)
+    assert count.encoding == GSM7
+    assert count.normalised == text
+    assert count.units == len(text) + sum(ch in GSM_EXTENSION for ch in text)
+
+
+@given(st.text(alphabet=GSM_BASIC, max_size=700))
+def test_basic_gsm_segments_follow_160_153(text: str) -> None:
+    assert count_sms(text).segments == _expected_segments(len(text), 160, 153)
+
+
+@given(st.text(alphabet="ëŁ\u4e2dж", min_size=1, max_size=400))
+def test_bmp_ucs2_segments_follow_70_67(text: str) -> None:
+    count = count_sms(text)
+    assert count.encoding == UCS2
+    assert count.units == len(text)
+    assert count.segments == _expected_segments(len(text), 70, 67)
+
+
+@given(st.text(alphabet="ë\U0001f60a", min_size=1, max_size=200))
+def test_astral_characters_count_two_units(text: str) -> None:
+    count = count_sms(text)
+    assert count.units == len(text) + sum(ord(ch) > 0xFFFF for ch in text)
+
+
+@settings(max_examples=300)
+@given(mixed_text)
+def test_normalise_is_idempotent(text: str) -> None:
+    once = normalise_sms(text)
+    assert normalise_sms(once) == once
+
+
+@settings(max_examples=300)
+@given(mixed_text)
+def test_normalise_never_adds_segments(text: str) -> None:
+    raw = count_sms(text, normalise=False)
+    normalised = count_sms(normalise_sms(text), normalise=False)
+    assert normalised.segments <= raw.segments
+
+
+@given(mixed_text)
+def test_normalise_leaves_no_curly_punctuation(text: str) -> None:
+    normalised = normalise_sms(text)
+    for character in "\u2018\u2019\u201c\u201d\u2013\u2014\u00a0\u202f\u00ad":
+        assert character not in normalised
 
 
 def test_max_units() -> None:
@@ -221,3 +336,21 @@ def test_encoding_locates_template_character() -> None:
 def test_encoding_skips_email() -> None:
     rendered = RenderedMessage(text="Zoë", subject="Hi", html="<p>Zoë</p>")
     assert check_encoding(make_input(rendered=rendered, channel=Channel.EMAIL)) == []
+
+
+# --- the SMS renderer ---------------------------------------------------------------------
+
+
+def test_sms_renderer_normalises_text() -> None:
+    body = "It\u2019s on its way \u2014 we hope you love it\u2026"
+    message = render_message(
+        Path(__file__).resolve().parents[2] / "templates",
+        kind=MessageKind.ORDER_FOLLOWUP,
+        channel=Channel.SMS,
+        brand=make_brand(),
+        context=make_context(first_name="Sam"),
+        fields={"body": body},
+    )
+    assert "it's on its way - we hope you love it..." in message.text
+    assert normalise_sms(message.text) == message.text
+    assert count_sms(message.text, normalise=False).encoding == GSM7
