@@ -6,7 +6,7 @@ import hashlib
 import logging
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from agent.domain import (
@@ -19,19 +19,34 @@ from agent.domain import (
     Finding,
     MessageKind,
     Severity,
+    TicketStatus,
 )
 from agent.drafting.copy import approved_fields, pick_tip
 from agent.drafting.kinds import KindSpec, slot_schema, spec_for
-from agent.drafting.prompting import Guideline, build_messages, prompt_chunks, spoken_product
+from agent.drafting.prompting import (
+    TICKET_TEXT_KINDS,
+    CustomerText,
+    Guideline,
+    Reask,
+    build_messages,
+    customer_texts,
+    prompt_chunks,
+    reask_for,
+    spoken_product,
+)
 from agent.drafting.render import Tip, render_message
+from agent.drafting.sampling import Outcome, Sampler
+from agent.drafting.situation import Situation, Sources, situation_for
 from agent.guardrails.base import CheckInput, RenderedMessage
 from agent.guardrails.compliance import check_eligibility
 from agent.guardrails.offers import allowed_offer_for
+from agent.guardrails.privacy import find_instructions
 from agent.guardrails.runner import run_checks
+from agent.guardrails.schedule import SendDecision, next_send_time
 from agent.knowledge.retrieval import retrieve_guidelines
 from agent.knowledge.store import RetrievedChunk
-from agent.llm.base import LLMError
-from agent.llm.slots import OutputInvalid, SlotSchema
+from agent.llm.base import ChatMessage
+from agent.llm.slots import SlotSchema
 
 log = logging.getLogger(__name__)
 
@@ -62,19 +77,12 @@ class Plan:
     schema: SlotSchema
     # Fields the model never writes, such as the email's button label.
     fixed_fields: dict[str, str]
-
-
-@dataclass
-class Outcome:
-    """The fields chosen for the message and how they were obtained."""
-
-    fields: dict[str, str]
-    model: str
-    attempts: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    fallback_fields: list[str] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
+    # Customer-written text the prompt shows inside its fence.
+    customer_text: list[CustomerText]
+    # The earliest send time, after quiet hours and frequency caps.
+    send: SendDecision
+    # Kind-specific facts of a loyalty update, referral invite or service recovery.
+    situation: Situation
 
 
 def status_for(findings: list[Finding], fallback_fields: list[str]) -> DraftStatus:
@@ -105,7 +113,13 @@ class Drafter:
         brand = self.services.brand(request.brand or settings.default_brand)
         as_of = request.as_of or datetime.now(UTC)
         context = self.services.context_for(request, brand, as_of)
-        self._check_eligible(context, brand, request)
+        self._check_eligible(context, brand, request, as_of)
+        situation = situation_for(request.kind, context, brand, as_of, Sources(self.services))
+        if situation.ineligible is not None:
+            raise Ineligible(situation.ineligible)
+        spec = situation.spec or spec
+        # Raises InvalidTimeZone or NoSendTime before any model call.
+        send = next_send_time(context, brand, request.kind, request.channel, as_of)
         offer = allowed_offer_for(context, brand) if request.kind == MessageKind.WINBACK else None
         tip = self._tip_for(context, brand) if request.kind == MessageKind.USAGE_TIP else None
         families = self._families(context, request.kind)
@@ -117,17 +131,41 @@ class Drafter:
             query=f"{spec.purpose} {' '.join(families)}",
             k=settings.retrieval_k,
         )
-        schema = slot_schema(request.kind, request.channel, offer)
+        schema = slot_schema(request.kind, request.channel, offer, spec=spec)
         fixed: dict[str, str] = {}
         if request.channel == Channel.EMAIL:
-            copy = approved_fields(brand, request.kind, request.channel, offer)
+            copy = approved_fields(
+                brand,
+                request.kind,
+                request.channel,
+                offer,
+                variant=situation.copy_variant,
+                values=situation.copy_values,
+            )
             fixed["call_to_action"] = copy["call_to_action"]
         return Plan(
-            request, spec, brand, context, as_of, offer, tip, families, chunks, schema, fixed
+            request,
+            spec,
+            brand,
+            context,
+            as_of,
+            offer,
+            tip,
+            families,
+            chunks,
+            schema,
+            fixed,
+            customer_texts(spec, context),
+            send,
+            situation,
         )
 
     def _check_eligible(
-        self, context: CustomerContext, brand: BrandProfile, request: DraftRequest
+        self,
+        context: CustomerContext,
+        brand: BrandProfile,
+        request: DraftRequest,
+        as_of: datetime,
     ) -> None:
         if context.last_order() is None:
             raise Ineligible(
@@ -140,7 +178,7 @@ class Drafter:
                     ),
                 )
             )
-        finding = check_eligibility(context, brand, request.kind, request.channel)
+        finding = check_eligibility(context, brand, request.kind, request.channel, as_of)
         if finding is not None:
             raise Ineligible(finding)
 
@@ -183,9 +221,11 @@ class Drafter:
             outcome = Outcome(fields=fields, model=APPROVED_COPY_MODEL)
         else:
             outcome = self._sample(plan)
-        rendered = self._render(plan, outcome.fields)
-        findings = retrieval_findings(plan) + outcome.findings
-        findings += run_checks(self._check_input(plan, outcome.fields, rendered))
+        checked = self.check_input(plan, outcome.fields)
+        rendered = checked.rendered
+        findings = retrieval_findings(plan) + outcome.findings + run_checks(checked)
+        findings += injection_findings(plan) + list(plan.send.findings)
+        findings += list(plan.situation.findings)
         draft = Draft(
             id=secrets.token_hex(6),
             created_at=datetime.now(UTC),
@@ -203,82 +243,59 @@ class Drafter:
             sources=[chunk.to_source() for chunk in plan.chunks],
             model=outcome.model,
             attempts=outcome.attempts,
+            attempt_log=outcome.attempt_log,
+            send_after=plan.send.send_at if plan.send.send_at > plan.as_of else None,
             prompt_tokens=outcome.prompt_tokens,
             completion_tokens=outcome.completion_tokens,
             latency_ms=round((time.perf_counter() - started) * 1000),
         )
         if save:
-            self.services.drafts.save(draft)
+            self.services.drafts.save(draft, as_of=plan.as_of)
         return draft
 
     def _sample(self, plan: Plan) -> Outcome:
-        """Sample the model until a draft passes every check, then fall back per field."""
-        provider = self.services.provider
+        """Sample and reask the model until every field passes, then fall back per field."""
         settings = self.services.settings
-        messages = self._messages(plan)
-        seed = request_seed(plan.request, plan.context.customer_id)
-        outcome = Outcome(fields={}, model=provider.model_name)
-        best: tuple[dict[str, str], list[Finding]] | None = None
-        problems: list[str] = []
-        for attempt in range(settings.llm_samples):
-            try:
-                completion = provider.complete(
-                    messages, plan.schema, temperature=settings.llm_temperature, seed=seed + attempt
-                )
-            except LLMError as error:
-                log.warning("model call failed for kind=%s: %s", plan.request.kind, error)
-                outcome.findings.append(_finding("llm.failed", f"the model call failed: {error}"))
-                break
-            outcome.attempts += 1
-            outcome.prompt_tokens += completion.prompt_tokens
-            outcome.completion_tokens += completion.completion_tokens
-            try:
-                fields = plan.fixed_fields | plan.schema.parse(completion.text)
-            except OutputInvalid as error:
-                problems.append(str(error))
-                continue
-            field_findings = self._field_findings(plan, fields)
-            if not field_findings:
-                outcome.fields = fields
-                return outcome
-            problems.extend(f.message for f in field_findings)
-            if best is None or len(field_findings) < len(best[1]):
-                best = (fields, field_findings)
-        return self._fall_back(plan, outcome, best, problems)
 
-    def _fall_back(
-        self,
-        plan: Plan,
-        outcome: Outcome,
-        best: tuple[dict[str, str], list[Finding]] | None,
-        problems: list[str],
-    ) -> Outcome:
-        names = plan.schema.field_names()
-        fields, failing = (dict(best[0]), {f.field for f in best[1]}) if best else ({}, set(names))
-        replaced = [name for name in names if name in failing or name not in fields]
-        fields.update(self._approved(plan, replaced))
-        outcome.fields = plan.fixed_fields | {name: fields[name] for name in names}
-        outcome.fallback_fields = replaced
-        reasons = "; ".join(dict.fromkeys(problems))[:600] or "no usable model output"
-        outcome.findings.append(
-            _finding(
-                "drafting.fallback",
-                f"{', '.join(replaced)} fell back to approved copy after "
-                f"{outcome.attempts} model sample(s): {reasons}",
-            )
+        def reask_prompt(
+            previous: dict[str, str], findings: list[Finding], subset: SlotSchema
+        ) -> list[ChatMessage]:
+            return self._messages(plan, subset, reask_for(previous, findings, subset))
+
+        sampler = Sampler(
+            self.services.provider,
+            schema=plan.schema,
+            messages=self._messages(plan, plan.schema),
+            check=lambda fields: self._field_findings(plan, fields),
+            reask_prompt=reask_prompt,
+            approved=lambda names: self._approved(plan, names),
+            fixed_fields=plan.fixed_fields,
+            samples=settings.llm_samples,
+            reask_attempts=settings.reask_attempts,
+            temperature=settings.llm_temperature,
+            seed=request_seed(plan.request, plan.context.customer_id),
         )
-        return outcome
+        return sampler.run()
 
     def _field_findings(self, plan: Plan, fields: dict[str, str]) -> list[Finding]:
-        rendered = self._render(plan, fields)
-        findings = run_checks(self._check_input(plan, fields, rendered))
+        findings = run_checks(self.check_input(plan, fields))
         return [f for f in findings if f.field in plan.schema.field_names()]
 
     def _approved(self, plan: Plan, names: list[str]) -> dict[str, str]:
-        copy = approved_fields(plan.brand, plan.request.kind, plan.request.channel, plan.offer)
+        copy = approved_fields(
+            plan.brand,
+            plan.request.kind,
+            plan.request.channel,
+            plan.offer,
+            variant=plan.situation.copy_variant,
+            values=plan.situation.copy_values,
+        )
         return {name: copy[name] for name in names}
 
-    def _messages(self, plan: Plan):  # noqa: ANN202
+    def _messages(
+        self, plan: Plan, schema: SlotSchema, reask: Reask | None = None
+    ) -> list[ChatMessage]:
+        """Render the prompt for the fields of `schema`, as a reask when `reask` is given."""
         guidelines = [Guideline(c.title, c.text) for c in prompt_chunks(plan.chunks)]
         return build_messages(
             self.services.settings.prompts_dir,
@@ -288,11 +305,18 @@ class Drafter:
             context=plan.context,
             facts=self._facts(plan),
             guidelines=guidelines,
-            schema=plan.schema,
+            schema=schema,
             offer=plan.offer,
+            customer_text=plan.customer_text,
+            copywriter_note=plan.request.copywriter_note,
+            reask=reask,
         )
 
     def _facts(self, plan: Plan) -> dict[str, str]:
+        return self._product_facts(plan) | situation_facts(plan) | plan.situation.prompt_facts
+
+    @staticmethod
+    def _product_facts(plan: Plan) -> dict[str, str]:
         names = {f.family_id: f.name for f in plan.brand.families}
         families = ", ".join(names.get(f, f) for f in plan.families) or "gifts and homeware"
         kind = plan.request.kind
@@ -306,6 +330,20 @@ class Drafter:
         product = spoken_product(order.lines[0].description, plan.brand) if order else families
         return {"Product": product}
 
+    def check_input(self, plan: Plan, fields: dict[str, str]) -> CheckInput:
+        """Render `fields` as the customer would see them and build the checks' input."""
+        return CheckInput(
+            context=plan.context,
+            brand=plan.brand,
+            kind=plan.request.kind,
+            channel=plan.request.channel,
+            as_of=plan.as_of,
+            fields=fields,
+            rendered=self._render(plan, fields),
+            allowed_offer=plan.offer,
+            catalogue=self.services.catalogue(),
+        )
+
     def _render(self, plan: Plan, fields: dict[str, str]) -> RenderedMessage:
         return render_message(
             self.services.settings.templates_dir,
@@ -316,21 +354,7 @@ class Drafter:
             fields=fields,
             offer=plan.offer,
             tip=plan.tip,
-        )
-
-    def _check_input(
-        self, plan: Plan, fields: dict[str, str], rendered: RenderedMessage
-    ) -> CheckInput:
-        return CheckInput(
-            context=plan.context,
-            brand=plan.brand,
-            kind=plan.request.kind,
-            channel=plan.request.channel,
-            as_of=plan.as_of,
-            fields=fields,
-            rendered=rendered,
-            allowed_offer=plan.offer,
-            catalogue=self.services.catalogue(),
+            situation=plan.situation,
         )
 
 
@@ -340,6 +364,40 @@ def delivery_fact(plan: Plan) -> str:
     if order is None or order.delivered_at is None or order.delivered_at > plan.as_of:
         return "on its way"
     return "should have arrived" if order.delivery_estimated else "delivered"
+
+
+# Ticket categories the prompt may name; any other category is stated as "other".
+TICKET_CATEGORIES = frozenset(("delivery", "damaged", "wrong_item", "quality", "billing"))
+
+
+def situation_facts(plan: Plan) -> dict[str, str]:
+    """State an open support ticket and a gift order as facts, never with customer text.
+
+    A kind whose prompt includes ticket text gets it fenced, through `customer_texts`.
+    """
+    facts: dict[str, str] = {}
+    context = plan.context
+    if plan.request.kind not in TICKET_TEXT_KINDS and context.open_ticket_count():
+        categories = [
+            ticket.category if ticket.category in TICKET_CATEGORIES else "other"
+            for ticket in context.tickets
+            if ticket.status is TicketStatus.OPEN
+        ]
+        about = ", ".join(dict.fromkeys(c.replace("_", " ") for c in categories))
+        facts["Open support ticket"] = f"yes, about {about}" if about else "yes"
+    order = context.last_order()
+    if order is not None and order.gift_recipient:
+        facts["Gift"] = "the order was sent to someone else as a gift"
+    return facts
+
+
+def injection_findings(plan: Plan) -> list[Finding]:
+    """Warn about customer text in the prompt that reads like instructions to the model."""
+    return [
+        finding
+        for piece in plan.customer_text
+        for finding in find_instructions(piece.text, piece.source)
+    ]
 
 
 # Kinds whose copy depends on the guide for the purchased product family.

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agent.domain import BrandProfile, Channel, CustomerContext
+from agent.domain import BrandProfile, Channel, CustomerContext, Finding, MessageKind
 from agent.drafting.kinds import KindSpec
 from agent.drafting.templating import TemplateError, render
 from agent.knowledge.store import RetrievedChunk
@@ -18,15 +18,37 @@ ROLES = ("system", "user", "assistant")
 # larger share of a small local model's latency.
 GUIDELINE_CHARS = 320
 MAX_GUIDELINES = 3
-# Customer-written text sent to the model, per review and in total.
+# Customer-written text sent to the model, per piece and in number of pieces.
 CUSTOMER_TEXT_CHARS = 300
 MAX_CUSTOMER_TEXTS = 2
+# Characters of a copywriter's note kept in the prompt.
+COPYWRITER_NOTE_CHARS = 200
+# Characters of one problem line, and of one field kept as written, in a reask prompt.
+PROBLEM_CHARS = 240
+KEPT_FIELD_CHARS = 400
 _UNDATED = datetime.min.replace(tzinfo=UTC)
+# Character runs that open or close a fence or a chat message in a prompt.
+FENCE_MARKERS = ("<<<", ">>>", "@@")
+
+# Kinds whose prompt includes the text of the customer's support tickets, fenced as data. Other
+# kinds learn only that a ticket is open, as a fact without its text.
+TICKET_TEXT_KINDS = frozenset({MessageKind.SERVICE_RECOVERY})
 
 
 @dataclass(frozen=True)
 class Guideline:
     title: str
+    text: str
+
+
+@dataclass(frozen=True)
+class CustomerText:
+    """A piece of customer-written text chosen for the prompt, unfenced.
+
+    `source` names where it came from, such as "review" or "ticket".
+    """
+
+    source: str
     text: str
 
 
@@ -50,11 +72,38 @@ def split_messages(rendered: str) -> list[ChatMessage]:
     return messages
 
 
-def fence(text: str) -> str:
-    """Keep customer text inside its fence: drop marker look-alikes and control characters."""
+def fence(text: str, limit: int = CUSTOMER_TEXT_CHARS) -> str:
+    """Keep text inside its fence: drop marker look-alikes and control characters.
+
+    The result is one line of at most `limit` characters, so it can neither close the
+    fence nor open a chat message.
+    """
     cleaned = "".join(ch if ch.isprintable() else " " for ch in text)
-    cleaned = cleaned.replace("<<<", "").replace(">>>", "").replace("@@", "")
-    return " ".join(cleaned.split())[:CUSTOMER_TEXT_CHARS]
+    # Removing one marker can join the characters around it into another, so repeat.
+    previous = None
+    while previous != cleaned:
+        previous = cleaned
+        for marker in FENCE_MARKERS:
+            cleaned = cleaned.replace(marker, "")
+    return " ".join(cleaned.split())[:limit]
+
+
+def customer_texts(spec: KindSpec, context: CustomerContext) -> list[CustomerText]:
+    """Choose the customer-written text a kind's prompt may see, newest first.
+
+    Reviews go to kinds with `uses_reviews`, ticket subjects and texts to TICKET_TEXT_KINDS.
+    """
+    chosen: list[CustomerText] = []
+    if spec.uses_reviews:
+        recent = sorted(context.reviews, key=lambda r: r.created_at or _UNDATED, reverse=True)
+        chosen += [CustomerText("review", r.text) for r in recent if r.text.strip()]
+    if spec.kind in TICKET_TEXT_KINDS:
+        tickets = sorted(context.tickets, key=lambda t: t.opened_at, reverse=True)
+        for ticket in tickets:
+            text = f"{ticket.subject}: {ticket.text}" if ticket.subject else ticket.text
+            if text.strip():
+                chosen.append(CustomerText("ticket", text))
+    return chosen[:MAX_CUSTOMER_TEXTS]
 
 
 def field_guide(schema: SlotSchema) -> str:
@@ -76,11 +125,19 @@ def build_messages(
     guidelines: list[Guideline],
     schema: SlotSchema,
     offer: str | None,
+    customer_text: list[CustomerText] | None = None,
+    copywriter_note: str | None = None,
+    reask: Reask | None = None,
 ) -> list[ChatMessage]:
-    customer_text: list[str] = []
-    if spec.uses_reviews:
-        recent = sorted(context.reviews, key=lambda r: r.created_at or _UNDATED, reverse=True)
-        customer_text = [fence(r.text) for r in recent[:MAX_CUSTOMER_TEXTS] if r.text.strip()]
+    """Render the kind's prompt into chat messages.
+
+    `customer_text` defaults to what `customer_texts` chooses for the kind. It and the
+    copywriter's note reach the prompt only through `fence`. With `reask`, the prompt requests
+    only the fields of `schema` again and lists the problems of the previous reply.
+    """
+    if customer_text is None:
+        customer_text = customer_texts(spec, context)
+    note = fence(copywriter_note or "", COPYWRITER_NOTE_CHARS)
     variables = {
         "brand_name": brand.name,
         "channel": channel.value,
@@ -91,12 +148,60 @@ def build_messages(
             Guideline(g.title, " ".join(g.text.split())[:GUIDELINE_CHARS])
             for g in guidelines[:MAX_GUIDELINES]
         ],
-        "customer_text": customer_text,
+        "customer_text": [
+            fenced for fenced in (fence(piece.text) for piece in customer_text) if fenced
+        ],
+        "copywriter_note": note,
         "offer": offer,
         "field_guide": field_guide(schema),
+        "reask": reask,
+        "rewrite": schema.field_names(),
     }
     rendered = render(prompts_dir, f"{spec.kind.value}.j2", variables)
     return split_messages(rendered)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding as the reask prompt states it."""
+
+    field: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Reask:
+    """The part a reask adds to the prompt: the fields kept as written and the problems.
+
+    The failed fields' text is left out on purpose. Shown its failed text, SmolLM2-135M
+    wrote it again in all 6 trials on one draft. When only the findings named the offending
+    words, none of 4 trials repeated it. The trial was small, so this is an estimate.
+    """
+
+    kept: dict[str, str]
+    problems: list[Problem]
+
+
+def problems_for(findings: list[Finding]) -> list[Problem]:
+    """State each finding as one plain line: what was wrong and the suggestion."""
+    problems = []
+    for finding in findings:
+        text = finding.message
+        if finding.suggestion:
+            text = f"{text.rstrip('.')}. {finding.suggestion}"
+        problems.append(Problem(finding.field or "message", fence(text, PROBLEM_CHARS)))
+    return problems
+
+
+def reask_for(previous: dict[str, str], findings: list[Finding], schema: SlotSchema) -> Reask:
+    """Build the reask of the fields in `schema` from the model's previous fields."""
+    rewrite = schema.field_names()
+    kept = {
+        name: fence(value, KEPT_FIELD_CHARS)
+        for name, value in previous.items()
+        if name not in rewrite
+    }
+    return Reask(kept, problems_for(findings))
 
 
 # The order in which retrieved chunks reach the prompt; legal text never does, because
