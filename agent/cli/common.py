@@ -33,5 +33,6 @@ def settings() -> Settings:
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
-    error_console.print(f"[red]error:[/red] {escape(message)}", highlight=False)
+    # soft_wrap keeps paths and commands in the message whole on narrow or piped output.
+    error_console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)

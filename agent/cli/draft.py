@@ -18,7 +18,9 @@ from agent.domain import Channel, CustomerContext, Draft, DraftRequest, DraftSta
 from agent.drafting.kinds import UnsupportedKind
 from agent.drafting.pipeline import Drafter, Ineligible
 from agent.drafting.services import Services
+from agent.guardrails.schedule import NoSendTime
 from agent.guardrails.sms import count_sms
+from agent.guardrails.zones import InvalidTimeZone
 from agent.knowledge.brand import BrandNotFound
 from agent.knowledge.errors import KnowledgeStoreError
 from agent.review.store import DraftNotFound
@@ -29,6 +31,8 @@ STATUS_STYLE = {
     DraftStatus.READY: "green",
     DraftStatus.NEEDS_REVIEW: "yellow",
     DraftStatus.BLOCKED: "red",
+    DraftStatus.APPROVED: "bold green",
+    DraftStatus.REJECTED: "dim",
 }
 
 
@@ -111,7 +115,14 @@ def draft(
     )
     try:
         result = Drafter(Services(settings())).draft(request)
-    except (CustomerNotFound, BrandNotFound, UnsupportedKind, KnowledgeStoreError) as error:
+    except (
+        CustomerNotFound,
+        BrandNotFound,
+        UnsupportedKind,
+        KnowledgeStoreError,
+        InvalidTimeZone,
+        NoSendTime,
+    ) as error:
         fail(str(error), EXIT_BAD_INPUT)
     except Ineligible as error:
         fail(f"not drafted ({error.finding.check_id}): {error.finding.message}", EXIT_CHECK_FAILED)
