@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -61,11 +62,28 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+# Modules whose import registers their tables on Base.metadata. init_db and the Alembic
+# environment in migrations/env.py import every one, so a new table module belongs here.
+TABLE_MODULES = (
+    "agent.context.tables",
+    "agent.review.store",
+    "agent.signals.store",
+    "agent.evals.store",
+    "agent.api.tables",
+    "agent.loyalty.tables",
+)
+
+
+def import_table_modules() -> MetaData:
+    """Import every module in TABLE_MODULES and return the metadata they fill."""
+    for name in TABLE_MODULES:
+        importlib.import_module(name)
+    return Base.metadata
+
+
 def init_db(engine: Engine) -> None:
     """Create every table registered on `Base` that does not exist yet."""
-    # The table modules register themselves on Base.metadata when imported.
-    from agent.context import tables  # noqa: F401
-
+    import_table_modules()
     Base.metadata.create_all(engine)
     logger.debug("database schema ready on %s", engine.url.render_as_string(hide_password=True))
 

@@ -33,6 +33,7 @@ from agent.domain import (
     SentMessage,
     Ticket,
 )
+from agent.loyalty.accounts import account_for, read_ledger
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +81,8 @@ class ContextStore:
 
         Cancelled orders keep the status cancelled. Any other order is delivered, with
         delivered_at estimated from the brand's delivery policy, once that moment is at or
-        before `as_of`, and is shipped until then. Raises CustomerNotFound for an unknown id.
+        before `as_of`, and is shipped until then. `loyalty` is built from the brand's stored
+        points ledger, and is None without one. Raises CustomerNotFound for an unknown id.
         """
         _require_aware("as_of", as_of)
         with Session(self._engine) as session:
@@ -90,6 +92,7 @@ class ContextStore:
             order_rows = self._orders_until(session, customer_id, as_of)
             lines = self._lines_by_order(session, customer_id, as_of)
             history = _history_until(session, customer_id, as_of)
+            ledger = read_ledger(session, customer_id, brand.brand_id, as_of)
 
         classify = self._classify or _default_classifier()
         families: dict[str, str | None] = {}
@@ -115,6 +118,7 @@ class ContextStore:
                 email_marketing=customer.email_marketing, sms_marketing=customer.sms_marketing
             ),
             orders=orders,
+            loyalty=account_for(ledger, as_of, orders),
             **history,
         )
 
