@@ -1,4 +1,4 @@
-"""The demo run: import real data, ingest the knowledge base, draft for real customers."""
+"""The demo run: import real data, ingest the knowledge base, plan and draft for real customers."""
 
 from __future__ import annotations
 
@@ -10,16 +10,26 @@ from pathlib import Path
 
 from agent.config import PROJECT_ROOT, Settings
 from agent.context.importer import ImportReport, import_online_retail
-from agent.domain import Channel, Draft, DraftRequest, MessageKind
+from agent.domain import BrandProfile, Channel, Draft, DraftRequest, MessageKind
 from agent.drafting.pipeline import Drafter, Ineligible
 from agent.drafting.services import Services
 from agent.knowledge.ingest import IngestReport, ingest
+from agent.signals.planner import Planner, PlanResult, PlanStatus, plan_customers
+from agent.signals.refresh import RefreshReport, refresh_signals
+from agent.signals.store import load_brand_signals
 
 log = logging.getLogger(__name__)
 
 EXTRACT_PATH = PROJECT_ROOT / "data" / "online_retail_extract.csv.gz"
-# A review request waits until the customer has had time to use the product.
-REVIEW_MIN_DAYS = 14
+# Drafts per kind by email. Each kind also gets one SMS request, for a customer of that kind
+# who gets no email draft where there is one. Marketing SMS requests end as "not drafted",
+# because the data records no SMS consent.
+EMAIL_DRAFTS = {
+    MessageKind.ORDER_FOLLOWUP: 3,
+    MessageKind.USAGE_TIP: 2,
+    MessageKind.REVIEW_REQUEST: 3,
+    MessageKind.WINBACK: 3,
+}
 
 
 @dataclass(frozen=True)
@@ -27,6 +37,7 @@ class DemoRequest:
     customer_id: str
     kind: MessageKind
     channel: Channel
+    reason: str = ""
 
 
 @dataclass
@@ -34,38 +45,50 @@ class DemoResult:
     imported: ImportReport
     ingested: IngestReport
     as_of: datetime
+    refresh: RefreshReport | None = None
+    plan: PlanResult | None = None
     drafts: list[Draft] = field(default_factory=list)
     ineligible: list[tuple[DemoRequest, str]] = field(default_factory=list)
     previews: list[Path] = field(default_factory=list)
 
 
-def choose_requests(services: Services, as_of: datetime) -> list[DemoRequest]:
-    """Pick real customers suited to each kind: recent buyers, settled ones, lapsed ones."""
-    contexts = services.contexts
-    recent = contexts.recent_customers(as_of=as_of, max_days=10, limit=7)
-    settled = [
-        c
-        for c in contexts.recent_customers(as_of=as_of, max_days=60, limit=400)
-        if _days_since_last_order(services, c, as_of) >= REVIEW_MIN_DAYS
-    ][:3]
-    lapsed = contexts.lapsed_customers(as_of=as_of, min_days=90, min_orders=3, limit=3)
-    wanted = [
-        (recent[:3], MessageKind.ORDER_FOLLOWUP, Channel.EMAIL),
-        (recent[3:4], MessageKind.ORDER_FOLLOWUP, Channel.SMS),
-        (recent[4:6], MessageKind.USAGE_TIP, Channel.EMAIL),
-        (recent[6:7], MessageKind.USAGE_TIP, Channel.SMS),
-        (settled[:3], MessageKind.REVIEW_REQUEST, Channel.EMAIL),
-        (settled[:1], MessageKind.REVIEW_REQUEST, Channel.SMS),
-        (lapsed, MessageKind.WINBACK, Channel.EMAIL),
-        (lapsed[:1], MessageKind.WINBACK, Channel.SMS),
+def choose_requests(
+    services: Services, brand: BrandProfile, plan: PlanResult, as_of: datetime
+) -> tuple[list[DemoRequest], list[tuple[DemoRequest, str]]]:
+    """Pick customers the planner chose for each drafted kind, by email and then by SMS.
+
+    Returns the requests to draft and the SMS requests the planner found ineligible, with
+    the blocking finding as the reason.
+    """
+    by_kind: dict[MessageKind, list[str]] = {kind: [] for kind in EMAIL_DRAFTS}
+    reasons: dict[str, str] = {}
+    for row in plan.rows:
+        if row.kind in by_kind and row.status == PlanStatus.PLANNED:
+            by_kind[row.kind].append(row.customer_id)
+            reasons[row.customer_id] = row.reason
+    requests = [
+        DemoRequest(customer_id, kind, Channel.EMAIL, reasons[customer_id])
+        for kind, count in EMAIL_DRAFTS.items()
+        for customer_id in by_kind[kind][:count]
     ]
-    return [DemoRequest(c, kind, channel) for customers, kind, channel in wanted for c in customers]
-
-
-def _days_since_last_order(services: Services, customer_id: str, as_of: datetime) -> int:
-    brand = services.brand(services.settings.default_brand)
-    order = services.contexts.load(customer_id, as_of=as_of, brand=brand).last_order()
-    return (as_of - order.placed_at).days if order else 0
+    signals = load_brand_signals(services.engine, brand.brand_id)
+    sms_planner = Planner(services.contexts, brand, signals, channel=Channel.SMS)
+    ineligible = []
+    for kind, count in EMAIL_DRAFTS.items():
+        customers = by_kind[kind]
+        if not customers:
+            continue
+        customer_id = customers[count] if len(customers) > count else customers[0]
+        row = sms_planner.plan(customer_id, as_of)
+        request = DemoRequest(customer_id, kind, Channel.SMS, row.reason)
+        if row.kind is kind:
+            requests.append(request)
+        elif row.findings:
+            finding = row.findings[0]
+            ineligible.append((request, f"{finding.check_id}: {finding.message}"))
+        else:
+            ineligible.append((request, f"planner: {row.reason}"))
+    return requests, ineligible
 
 
 def write_preview(draft: Draft, folder: Path) -> Path:
@@ -85,7 +108,8 @@ def run_demo(
     extract: Path = EXTRACT_PATH,
     on_progress: Callable[[str], None] = lambda _message: None,
 ) -> DemoResult:
-    """Import the extract, ingest the knowledge base and draft for chosen customers."""
+    """Import the extract, ingest the knowledge base, compute signals, plan, and draft for
+    customers the planner chose."""
     services = Services(settings)
     on_progress(f"importing {extract.name}")
     imported = import_online_retail(extract, services.engine)
@@ -99,9 +123,22 @@ def run_demo(
     as_of = latest + timedelta(hours=1)
     result = DemoResult(imported=imported, ingested=ingested, as_of=as_of)
 
+    brand = services.brand(settings.default_brand)
+    on_progress("computing customer signals")
+    result.refresh = refresh_signals(services.engine, brand, as_of, contexts=services.contexts)
+    on_progress("planning a message for every customer")
+    result.plan = plan_customers(
+        services.engine,
+        brand,
+        as_of,
+        holdout_share=settings.plan_holdout_share,
+        contexts=services.contexts,
+    )
+    requests, result.ineligible = choose_requests(services, brand, result.plan, as_of)
+
     drafter = Drafter(services)
     previews = settings.data_dir / "previews"
-    for request in choose_requests(services, as_of):
+    for request in requests:
         on_progress(f"drafting {request.kind} by {request.channel} for {request.customer_id}")
         try:
             draft = drafter.draft(

@@ -39,6 +39,21 @@ def print_summary(result: DemoResult) -> None:
         )
 
 
+def print_plan(result: DemoResult) -> None:
+    if result.refresh is not None:
+        methods = ", ".join(f"{m} {n}" for m, n in sorted(result.refresh.clv_methods.items()))
+        console.print(
+            f"computed signals of {result.refresh.customers} customers (CLV by {methods})",
+            highlight=False,
+        )
+    if result.plan is not None:
+        counts = ", ".join(f"{k} {n}" for k, n in sorted(result.plan.counts().items()))
+        console.print(
+            f"planned {len(result.plan.rows)} customers: {counts}; drafting the first of each kind",
+            highlight=False,
+        )
+
+
 def demo(
     json_output: bool = typer.Option(False, "--json", help="Print the drafts as JSON lines."),
 ) -> None:
@@ -55,6 +70,7 @@ def demo(
         f"ingested {result.ingested.chunks} knowledge-base chunks",
         highlight=False,
     )
+    print_plan(result)
     for draft in result.drafts:
         print_draft(draft)
     print_summary(result)
