@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import Mapping
 
 from agent.domain import BrandProfile, Channel, CustomerContext, MessageKind
 from agent.drafting.kinds import offer_sentence
 from agent.drafting.render import Tip, display_name
+
+# A single-brace placeholder such as {problem}; the platform's {{review_link}} is not one.
+_PLACEHOLDER = re.compile(r"(?<!\{)\{[a-z_]+\}(?!\})")
 
 
 class MissingApprovedCopy(LookupError):
@@ -14,15 +19,24 @@ class MissingApprovedCopy(LookupError):
 
 
 def approved_fields(
-    brand: BrandProfile, kind: MessageKind, channel: Channel, offer: str | None
+    brand: BrandProfile,
+    kind: MessageKind,
+    channel: Channel,
+    offer: str | None,
+    *,
+    variant: str | None = None,
+    values: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """Return the approved subject, body and call to action for a kind and channel.
 
-    Keys are looked up from the most to the least specific: `<kind>/offer` when an offer
-    applies, then `<kind>/<channel>`, then `<kind>`. An `{offer}` placeholder in the body
-    is filled with the offer; a body without one gets the standard offer sentence.
+    Keys are looked up from the most to the least specific: `<kind>/<variant>` for a variant
+    such as `ugc`, `<kind>/offer` when an offer applies, then `<kind>/<channel>`, then
+    `<kind>`. An `{offer}` placeholder in the body is filled with the offer; a body without
+    one gets the standard offer sentence. Other placeholders, such as `{problem}`, are filled
+    from `values`; one without a value raises MissingApprovedCopy.
     """
-    keys = ([f"{kind}/offer"] if offer else []) + [f"{kind}/{channel}", str(kind)]
+    keys = [f"{kind}/{variant}"] if variant else []
+    keys += ([f"{kind}/offer"] if offer else []) + [f"{kind}/{channel}", str(kind)]
     copy = next((brand.approved_copy[k] for k in keys if k in brand.approved_copy), None)
     if copy is None:
         raise MissingApprovedCopy(
@@ -34,7 +48,20 @@ def approved_fields(
     if offer:
         body = body.replace("{offer}", offer) if "{offer}" in body else body + offer_sentence(offer)
     fields["body"] = body.strip()
-    return fields
+    return {name: _fill(brand, name, text, values or {}) for name, text in fields.items()}
+
+
+def _fill(brand: BrandProfile, name: str, text: str, values: Mapping[str, str]) -> str:
+    for key, value in values.items():
+        text = text.replace(f"{{{key}}}", value)
+    missing = _PLACEHOLDER.search(text)
+    if missing:
+        raise MissingApprovedCopy(
+            f"the approved {name} of brand `{brand.brand_id}` contains the placeholder "
+            f"{missing.group()!r}, which this message has no value for; remove it from the "
+            "approved_copy front matter or use a kind that fills it"
+        )
+    return text
 
 
 def _stems(text: str) -> set[str]:

@@ -7,7 +7,7 @@ product in a message comes from the context or the brand's documents.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from agent.domain import Channel, MessageKind
 from agent.llm.slots import Slot, SlotSchema
@@ -68,10 +68,65 @@ SPECS: dict[MessageKind, KindSpec] = {
         uses_reviews=True,
         approved_copy_without_offer=True,
     ),
+    MessageKind.LOYALTY_UPDATE: KindSpec(
+        kind=MessageKind.LOYALTY_UPDATE,
+        purpose="thank a loyalty member and introduce an update on their points",
+        subject_prefix="An update on your points",
+        body_prefix="Thank you for",
+        email_sentences=1,
+    ),
+    MessageKind.REFERRAL_INVITE: KindSpec(
+        kind=MessageKind.REFERRAL_INVITE,
+        purpose=(
+            "thank a loyal customer and invite them to share the shop with a friend through "
+            "their personal link, with no reward"
+        ),
+        subject_prefix="Know someone who",
+        subject_suffix="?",
+        body_prefix="Thank you for",
+        email_sentences=2,
+    ),
+    # The body opening names what went wrong; see `recovery_spec`.
+    MessageKind.SERVICE_RECOVERY: KindSpec(
+        kind=MessageKind.SERVICE_RECOVERY,
+        purpose=(
+            "apologise for what went wrong with the customer's order, without selling "
+            "anything and without asking for a review"
+        ),
+        subject_prefix="We are sorry about",
+        body_prefix="We are sorry that",
+        email_sentences=1,
+    ),
+}
+
+# Variants of a kind, keyed by (kind, variant). A variant's approved copy has the key
+# `<kind>/<variant>` in the brand's approved copy.
+UGC = "ugc"
+VARIANT_SPECS: dict[tuple[MessageKind, str], KindSpec] = {
+    (MessageKind.REFERRAL_INVITE, UGC): KindSpec(
+        kind=MessageKind.REFERRAL_INVITE,
+        purpose=(
+            "thank the customer for their kind review and ask for a photo or short video of "
+            "what they bought, with no reward"
+        ),
+        subject_prefix="Could you show us your",
+        subject_suffix="?",
+        body_prefix="Thank you for your kind review",
+        email_sentences=2,
+    ),
 }
 
 
-def spec_for(kind: MessageKind) -> KindSpec:
+def spec_for(kind: MessageKind, variant: str | None = None) -> KindSpec:
+    """Return the slot spec of a kind, or of one of its variants, such as `ugc`."""
+    if variant is not None:
+        try:
+            return VARIANT_SPECS[(kind, variant)]
+        except KeyError:
+            known = ", ".join(sorted(v for k, v in VARIANT_SPECS if k == kind)) or "none"
+            raise UnsupportedKind(
+                f"`{kind}` has no variant {variant!r}; its variants: {known}"
+            ) from None
     try:
         return SPECS[kind]
     except KeyError:
@@ -79,6 +134,16 @@ def spec_for(kind: MessageKind) -> KindSpec:
         raise UnsupportedKind(
             f"drafting `{kind}` is not supported yet; supported kinds: {supported}"
         ) from None
+
+
+def recovery_spec(problem: str) -> KindSpec:
+    """Return the service-recovery spec whose body opens by naming `problem`.
+
+    The opening "We are sorry that <problem>," comes from the brand's recovery policy, so
+    the apology names what went wrong in the brand's words, never in the customer's.
+    """
+    base = SPECS[MessageKind.SERVICE_RECOVERY]
+    return replace(base, body_prefix=f"{base.body_prefix} {problem},")
 
 
 class UnsupportedKind(ValueError):
@@ -89,9 +154,14 @@ def offer_sentence(offer: str) -> str:
     return f" As a thank you for shopping with us, enjoy {offer}."
 
 
-def slot_schema(kind: MessageKind, channel: Channel, offer: str | None) -> SlotSchema:
-    """Build the slot schema for one kind and channel; `offer` is appended verbatim."""
-    spec = spec_for(kind)
+def slot_schema(
+    kind: MessageKind, channel: Channel, offer: str | None, *, spec: KindSpec | None = None
+) -> SlotSchema:
+    """Build the slot schema for one kind and channel; `offer` is appended verbatim.
+
+    `spec` replaces the kind's own spec, for a variant or a service-recovery opening.
+    """
+    spec = spec or spec_for(kind)
     suffix = offer_sentence(offer) if offer else ""
     if channel == Channel.SMS:
         body = Slot(

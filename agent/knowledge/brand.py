@@ -33,7 +33,8 @@ logger = logging.getLogger(__name__)
 FAMILY_FIELDS = frozenset(ProductFamily.model_fields)
 BRAND_FIELDS = frozenset(BrandProfile.model_fields) - {"brand_id", "families"}
 COPY_FIELDS = frozenset({"subject", "body", "call_to_action"})
-COPY_VARIANTS = frozenset({"offer"} | {channel.value for channel in Channel})
+# "ugc" is the referral invite that requests a photo or video review from an advocate.
+COPY_VARIANTS = frozenset({"offer", "ugc"} | {channel.value for channel in Channel})
 OFFER_PLACEHOLDER = "{offer}"
 MAX_SUBJECT_CHARS = 60
 MAX_CALL_TO_ACTION_CHARS = 30

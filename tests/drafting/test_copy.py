@@ -38,9 +38,27 @@ def test_offer_fills_placeholder(brand) -> None:
 
 
 def test_missing_copy_names_keys(brand) -> None:
+    brand.approved_copy.pop("loyalty_update")
     with pytest.raises(MissingApprovedCopy) as error:
         approved_fields(brand, MessageKind.LOYALTY_UPDATE, Channel.EMAIL, None)
     assert "loyalty_update" in str(error.value)
+
+
+def test_variant_copy_comes_first(brand) -> None:
+    fields = approved_fields(brand, MessageKind.REFERRAL_INVITE, Channel.EMAIL, None, variant="ugc")
+    assert fields["call_to_action"] == "Add a photo"
+
+
+def test_problem_placeholder_is_filled(brand) -> None:
+    values = {"problem": "we sent you the wrong item"}
+    fields = approved_fields(brand, MessageKind.SERVICE_RECOVERY, Channel.SMS, None, values=values)
+    assert fields["body"].startswith("We are sorry that we sent you the wrong item,")
+
+
+def test_unfilled_placeholder_is_rejected(brand) -> None:
+    with pytest.raises(MissingApprovedCopy) as error:
+        approved_fields(brand, MessageKind.SERVICE_RECOVERY, Channel.EMAIL, None)
+    assert "{problem}" in str(error.value)
 
 
 def test_tip_matches_product_words(brand) -> None:

@@ -129,9 +129,9 @@ def test_returned_scores_pass_threshold(store: KnowledgeStore) -> None:
 
 
 def test_threshold_shortens_result(store: KnowledgeStore) -> None:
-    unfiltered = store.search("delivery time and returns", brand=BRAND, k=20, min_score=-1.0)
-    filtered = store.search("delivery time and returns", brand=BRAND, k=20)
-    assert len(unfiltered) == 20
+    unfiltered = store.search("delivery time and returns", brand=BRAND, k=40, min_score=-1.0)
+    filtered = store.search("delivery time and returns", brand=BRAND, k=40)
+    assert len(unfiltered) == 40
     assert len(filtered) < len(unfiltered)
 
 
