@@ -8,10 +8,15 @@ os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # before onnxruntime loads 
 
 import typer
 
-from agent.cli import config_cmd, imports, kb, schema
+from agent.cli import apikey, config_cmd, imports, kb, review, schema
+from agent.cli import eval as eval_cmd
+from agent.cli import loyalty as loyalty_cmd
+from agent.cli import signals as signals_cmd
 from agent.cli.common import configure_logging, settings
 from agent.cli.demo import demo
 from agent.cli.draft import draft, drafts_app
+from agent.cli.plan import plan
+from agent.cli.report import report
 from agent.cli.serve import serve
 
 app = typer.Typer(
@@ -24,9 +29,16 @@ app.add_typer(kb.app, name="kb")
 app.add_typer(schema.app, name="schema")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(drafts_app, name="drafts")
+app.add_typer(eval_cmd.app, name="eval")
+app.add_typer(review.app, name="review")
+app.add_typer(apikey.app, name="apikey")
 app.command("draft")(draft)
 app.command("serve")(serve)
 app.command("demo")(demo)
+app.add_typer(signals_cmd.app, name="signals")
+app.command("plan")(plan)
+app.command("report")(report)
+app.add_typer(loyalty_cmd.app, name="loyalty")
 
 
 @app.callback()
