@@ -355,6 +355,7 @@ class Drafter:
             offer=plan.offer,
             tip=plan.tip,
             situation=plan.situation,
+            as_of=plan.as_of,
         )
 
 

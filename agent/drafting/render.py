@@ -74,10 +74,14 @@ def greeting_for(context: CustomerContext, channel: Channel = Channel.EMAIL) -> 
     return f"Hi {name}," if name else "Hello,"
 
 
-def order_facts(order: Order, brand: BrandProfile, country: str | None) -> OrderFacts:
+def order_facts(
+    order: Order, brand: BrandProfile, country: str | None, as_of: datetime | None = None
+) -> OrderFacts:
     """Describe the order's delivery as the brand's policy words it.
 
     An estimated date is worded "should have arrived" or "should arrive", never "has arrived".
+    An order still in transit after its expected date is described as running late, so the
+    copy never promises a date that has passed.
     """
     if order.status == OrderStatus.DELIVERED and order.delivered_at is not None:
         when = format_date(order.delivered_at)
@@ -87,9 +91,14 @@ def order_facts(order: Order, brand: BrandProfile, country: str | None) -> Order
         else:
             status_line, status_short = f"Delivered on {when}", f"was delivered on {when}"
     else:
-        expected = format_date(estimate_delivery(order.placed_at, brand, country))
-        status_line = f"On its way, should arrive by {expected}"
-        status_short = f"should arrive by {expected}"
+        expected_at = estimate_delivery(order.placed_at, brand, country)
+        expected = format_date(expected_at)
+        if as_of is not None and expected_at < as_of:
+            status_line = f"Running late: it should have arrived by {expected}"
+            status_short = f"is running late; it should have arrived by {expected}"
+        else:
+            status_line = f"On its way, should arrive by {expected}"
+            status_short = f"should arrive by {expected}"
     names = [display_name(line.description) for line in order.lines]
     unique = list(dict.fromkeys(names))
     return OrderFacts(
@@ -132,11 +141,15 @@ def render_message(
     offer: str | None = None,
     tip: Tip | None = None,
     situation: Situation | None = None,
+    as_of: datetime | None = None,
 ) -> RenderedMessage:
-    """Render the message; `situation` adds the details, SMS facts and link of its kind."""
+    """Render the message; `situation` adds the details, SMS facts and link of its kind.
+
+    `as_of` is the moment the message is drafted for; delivery wording depends on it.
+    """
     situation = situation or Situation()
     last_order = context.last_order()
-    order = order_facts(last_order, brand, context.country) if last_order else None
+    order = order_facts(last_order, brand, context.country, as_of) if last_order else None
     variables: dict[str, object] = {
         "brand": brand,
         "greeting": greeting_for(context, channel),

@@ -138,6 +138,7 @@ def render(
         fields=fields,
         offer=facts.offer,
         tip=facts.tip,
+        as_of=facts.as_of,
     )
 
 

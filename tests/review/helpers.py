@@ -33,6 +33,7 @@ def private_settings(
     """Point the settings at a copy of the prepared database and at the shared index.
 
     Each test writes drafts to its own database, so tests never see each other's drafts.
+    Drafts that other tests stored in the prepared database are left out of the copy.
     """
     data_dir = tmp_path / "data"
     data_dir.mkdir()
@@ -41,6 +42,10 @@ def private_settings(
         sqlite3.connect(data_dir / "aftercare.db") as target,
     ):
         source.backup(target)
+        tables = {row[0] for row in target.execute("SELECT name FROM sqlite_master")}
+        for table in ("review_events", "draft_versions", "drafts"):
+            if table in tables:
+                target.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
     monkeypatch.setenv("AFTERCARE_DATA_DIR", str(data_dir))
     monkeypatch.setenv("AFTERCARE_CHROMA_PATH", str(prepared_data_dir / "chroma"))
     get_settings.cache_clear()
