@@ -7,13 +7,13 @@ from agent.guardrails.schedule import NoSendTime
 from agent.guardrails.zones import InvalidTimeZone
 
 
-def test_an_invalid_customer_time_zone_is_a_422_that_names_the_zone() -> None:
+def test_invalid_time_zone_is_422() -> None:
     problem = problem_for(InvalidTimeZone("c-1", "Mars/Olympus"))
     assert problem.status == 422
     assert "Mars/Olympus" in problem.detail
 
 
-def test_quiet_hours_that_cover_the_whole_day_are_a_422() -> None:
+def test_all_day_quiet_hours_is_422() -> None:
     problem = problem_for(NoSendTime("quiet hours 00:00-00:00 leave no time to send"))
     assert problem.status == 422
     assert "no time to send" in problem.detail

@@ -91,14 +91,14 @@ def test_followup_in_transit_states_expected_date() -> None:
     assert "On its way, should arrive by" in message.text
 
 
-def test_followup_in_transit_past_its_expected_date_reads_as_late() -> None:
+def test_followup_past_expected_date_reads_late() -> None:
     late = PLACED + timedelta(days=14)
     _, message = render(context=make_context(delivered=False), as_of=late)
     assert "Running late: it should have arrived by" in message.text
     assert "should arrive by" not in message.text
 
 
-def test_followup_sms_in_transit_past_its_expected_date_reads_as_late() -> None:
+def test_followup_sms_past_expected_date_reads_late() -> None:
     late = PLACED + timedelta(days=14)
     _, message = render(channel=Channel.SMS, context=make_context(delivered=False), as_of=late)
     assert "is running late; it should have arrived by" in message.text

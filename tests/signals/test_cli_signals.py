@@ -157,7 +157,7 @@ def test_report_writes_files(cli_env: ExtractDatabase, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_report_adds_community_and_fairness_from_clothing_reviews(
+def test_report_adds_community_and_fairness(
     cli_env: ExtractDatabase, tmp_path: Path, shared_data_dir: Path
 ) -> None:
     out = tmp_path / "report"

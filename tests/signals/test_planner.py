@@ -196,7 +196,7 @@ def test_winback_skips_likely_alive() -> None:
     assert "churn risk low (p_alive 0.80)" in row.reason
 
 
-def test_winback_overdue_buyer_despite_high_p_alive() -> None:
+def test_winback_overdue_despite_high_p_alive() -> None:
     # Orders 30 days apart, the last one 200 days ago: more than 3 times the usual gap.
     orders = [order("1", delivered_days_ago=230), order("2", delivered_days_ago=200)]
     row = _plan(context(orders=orders), signals=stored_signals(p_alive=0.99, orders=2))
