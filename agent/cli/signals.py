@@ -48,18 +48,29 @@ AS_OF_HELP = (
 
 
 def parse_as_of(value: str | None) -> datetime:
-    """Parse --as-of; a bare date is the end of that day in UTC, capped at the current time."""
+    """Parse --as-of; a bare date is the end of that day in UTC, capped at the current time.
+
+    A moment after the current time is rejected, because no data exists for it yet.
+    """
     now = datetime.now(UTC)
     if value is None:
         return now
     try:
         if len(value) == 10:
             day = datetime.fromisoformat(value).date()
-            return min(datetime.combine(day, time.max, UTC), now)
-        moment = datetime.fromisoformat(value)
+            moment = min(datetime.combine(day, time.max, UTC), now)
+            if day > now.date():
+                moment = datetime.combine(day, time.min, UTC)
+        else:
+            moment = datetime.fromisoformat(value)
     except ValueError:
         fail(f"invalid --as-of {value!r}: use ISO 8601, such as 2011-12-09 or 2011-12-09T12:00Z")
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if moment > now:
+        fail(
+            f"--as-of {value} is in the future; pass a moment up to now ({now:%Y-%m-%d %H:%M} UTC)"
+        )
+    return moment
 
 
 def open_engine() -> Engine:

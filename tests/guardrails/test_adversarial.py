@@ -417,7 +417,8 @@ ROWS = [
         ),
         status=DraftStatus.READY,
         absent={"grounding.delivery_status"},
-        text_has=("should arrive by",),
+        # The estimated date is before as_of, so the parcel is described as running late.
+        text_has=("Running late: it should have arrived by",),
     ),
     row(
         "undated-order-model-claims-arrival",

@@ -67,6 +67,12 @@ def test_refresh_rejects_bad_date(cli_env: ExtractDatabase) -> None:
     assert "invalid --as-of '09/12/2011'" in _flat(result.output)
 
 
+def test_plan_rejects_future_date(cli_env: ExtractDatabase) -> None:
+    result = runner.invoke(app, ["plan", "--as-of", "2031-01-01"])
+    assert result.exit_code == 2
+    assert "in the future" in _flat(result.output)
+
+
 def test_refresh_rejects_future_date(cli_env: ExtractDatabase) -> None:
     result = runner.invoke(app, ["signals", "refresh", "--as-of", "2099-01-01T00:00:00Z"])
     assert result.exit_code == 2
