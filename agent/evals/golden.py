@@ -87,6 +87,12 @@ KNOWN_FINDING_IDS = frozenset(
         "retrieval.no_product_guide",
         "eligibility.no_order",
         "eligibility.no_tip",
+        "eligibility.no_trigger",
+        "eligibility.no_remedy",
+        "eligibility.not_advocate",
+        "loyalty.missing",
+        "loyalty.nothing_to_say",
+        "loyalty.derived",
     }
 )
 
