@@ -176,7 +176,7 @@ def _store_loyalty_program(api: Api) -> None:
         store_program(conn, "hearth-and-holly", program)
 
 
-def test_loyalty_event_adds_points_to_the_account(api: Api) -> None:
+def test_loyalty_event_adds_points(api: Api) -> None:
     _store_loyalty_program(api)
     body = event("loyalty", "evt-points-1", brand="hearth-and-holly", entry="earned")
     response = api.client.post("/v1/events", json=body | {"points": 120, "reference": "A1001"})
@@ -186,7 +186,7 @@ def test_loyalty_event_adds_points_to_the_account(api: Api) -> None:
     assert account.balance == 120
 
 
-def test_loyalty_redemption_above_the_balance_is_422(api: Api) -> None:
+def test_loyalty_overdraft_is_422(api: Api) -> None:
     _store_loyalty_program(api)
     body = event("loyalty", "evt-points-2", brand="hearth-and-holly", entry="redeemed")
     response = api.client.post("/v1/events", json=body | {"points": 500, "reference": "R1"})
@@ -194,7 +194,7 @@ def test_loyalty_redemption_above_the_balance_is_422(api: Api) -> None:
     assert load_context(api).loyalty is None
 
 
-def test_loyalty_event_for_a_brand_without_a_programme_is_422(api: Api) -> None:
+def test_loyalty_event_without_programme_is_422(api: Api) -> None:
     body = event("loyalty", "evt-points-3", brand="hearth-and-holly", entry="earned")
     response = api.client.post("/v1/events", json=body | {"points": 10, "reference": "A1001"})
     assert_problem(response, 422)

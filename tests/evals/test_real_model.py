@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,8 +15,7 @@ from typer.testing import CliRunner
 from agent.cli.app import app
 from agent.config import PROJECT_ROOT, get_settings
 from agent.evals.runner import RunOptions, run_golden
-from agent.llm.local import default_model_path
-from tests.llm.test_llama_server import free_port, wait_until_ready
+from tests.llm.test_llama_server import running_llama_server
 
 runner = CliRunner()
 
@@ -103,31 +100,8 @@ def test_prompt_change_regresses_probe_case(
 @pytest.fixture(scope="module")
 def judge_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Start llama_cpp.server with SmolLM2 on a free loopback port, as the judge endpoint."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("judge_server") / "server.log"
-    command = [
-        sys.executable,
-        "-m",
-        "llama_cpp.server",
-        "--model",
-        str(default_model_path()),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    with log.open("wb") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
-    try:
-        wait_until_ready(process, f"http://127.0.0.1:{port}/v1/models", log)
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+    with running_llama_server(tmp_path_factory.mktemp("judge_server") / "server.log") as url:
+        yield url
 
 
 @pytest.mark.slow

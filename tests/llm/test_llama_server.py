@@ -9,6 +9,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -52,11 +53,10 @@ def wait_until_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> N
     pytest.fail(f"llama_cpp.server did not answer {url} in {STARTUP_TIMEOUT_S} s")
 
 
-@pytest.fixture(scope="module")
-def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Start llama_cpp.server on a free loopback port and return its base URL."""
+@contextmanager
+def running_llama_server(log: Path) -> Iterator[str]:
+    """Run llama_cpp.server with SmolLM2 on a free loopback port; yield its base URL."""
     port = free_port()
-    log = tmp_path_factory.mktemp("llama_server") / "server.log"
     command = [
         sys.executable,
         "-m",
@@ -80,6 +80,13 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Start llama_cpp.server on a free loopback port and return its base URL."""
+    with running_llama_server(tmp_path_factory.mktemp("llama_server") / "server.log") as url:
+        yield url
 
 
 @pytest.mark.slow
