@@ -114,7 +114,6 @@ def import_file(
 
 def _print_import(report: LedgerImportReport) -> None:
     console.print(f"Imported {report.path} for brand {report.brand}", highlight=False)
-    table = Table(show_header=False)
     rows = [
         ("entries", report.entries),
         ("new", report.new),
@@ -124,9 +123,14 @@ def _print_import(report: LedgerImportReport) -> None:
         ("customers created", report.customers_created),
         ("derived entries replaced", report.derived_entries_removed),
     ]
+    _print_counts(rows, report.seconds)
+
+
+def _print_counts(rows: list[tuple[str, int]], seconds: float) -> None:
+    table = Table(show_header=False)
     for label, value in rows:
         table.add_row(label, f"{value:,}")
-    table.add_row("seconds", f"{report.seconds:.1f}")
+    table.add_row("seconds", f"{seconds:.1f}")
     console.print(table)
 
 
@@ -165,7 +169,6 @@ def _print_derive(report: DeriveReport) -> None:
         f"{report.as_of:%Y-%m-%d %H:%M %Z}; balances are estimates, not a real ledger",
         highlight=False,
     )
-    table = Table(show_header=False)
     rows = [
         ("orders read", report.orders),
         ("entries stored", report.entries),
@@ -176,10 +179,7 @@ def _print_derive(report: DeriveReport) -> None:
         ("points reversed for cancellations", report.points_reversed),
         ("derived entries replaced", report.replaced_entries),
     ]
-    for label, value in rows:
-        table.add_row(label, f"{value:,}")
-    table.add_row("seconds", f"{report.seconds:.1f}")
-    console.print(table)
+    _print_counts(rows, report.seconds)
 
 
 @app.command("show")
